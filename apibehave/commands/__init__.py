@@ -1,0 +1,1 @@
+"""One module per ``apibehave`` subcommand: ``configure(parser)`` and ``run(args) -> int``."""
