@@ -1,0 +1,1 @@
+"""The causal decision engine shared by ``replay`` and the live enforcer."""
