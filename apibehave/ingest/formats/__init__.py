@@ -1,0 +1,1 @@
+"""One module per input format, each yielding :class:`apibehave.ingest.chunks.Chunk`."""

@@ -1,0 +1,329 @@
+r"""nginx and Apache combined access logs: parse into events, render events as log lines.
+
+Layout (nginx ``log_format combined``; Apache ``LogFormat "%h %l %u %t \"%r\" %>s %b
+\"%{Referer}i\" \"%{User-agent}i\"" combined``)::
+
+    $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+        "$http_referer" "$http_user_agent"
+
+Mapping to events:
+
+==================  ============================================================
+field               event column
+==================  ============================================================
+``$remote_addr``    ``client_ip`` (IPv4 or IPv6, as written)
+``$remote_user``    ``username`` (null when ``-``)
+``[$time_local]``   ``ts``, converted to UTC with the line's own offset
+``$request``        ``method``, ``path``, ``query``, ``protocol`` (extra column); an
+                    absolute target ``http://host/p?q`` also gives ``host``; a path-less
+                    absolute target gives ``/``; an empty query is null
+``$status``         ``status``
+``$body_bytes_sent``  ``resp_bytes`` (``-`` is 0)
+``$http_referer``   ``referer`` (extra column; null when ``-``)
+``$http_user_agent``  ``user_agent`` (null when ``-``)
+==================  ============================================================
+
+Real-world quirks read: lines wrapped in an extra pair of double quotes, ``\"`` escapes
+inside quoted fields (undone, as is ``\\``), trailing extra fields (ignored), missing
+referer and user agent (common log format), a user agent cut before its closing quote,
+IPv6 addresses, ``-`` sizes, a request line without protocol (HTTP/0.9 style), and
+unescaped quotes inside the request line (old Apache) via a slower repair path. Lines out
+of time order are kept in file order. ``\xhh`` escapes are left as written.
+
+A line that still cannot be read (binary junk in the request line, a bad time, no
+status...) becomes a :class:`~apibehave.ingest.chunks.Rejection` with its line number.
+
+Speed: the common path is a compiled byte scanner
+(:mod:`apibehave.ingest.formats.combined_scan`) over blocks of lines; only the lines it
+refuses go through Python regular expressions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from apibehave.ingest.chunks import Chunk, Rejection
+from apibehave.ingest.formats import combined_scan as scan
+from apibehave.ingest.lines import DEFAULT_BLOCK_BYTES, as_utf8, iter_line_blocks
+from apibehave.schema import STRING_DTYPE, normalize_events
+
+EXTRA_COLUMNS = ("referer", "protocol")
+"""Columns beyond the contract that the combined parser keeps."""
+
+_STRING_FIELDS = {
+    "client_ip": scan.F_IP,
+    "method": scan.F_METHOD,
+    "path": scan.F_PATH,
+    "host": scan.F_HOST,
+    "query": scan.F_QUERY,
+    "user_agent": scan.F_UA,
+    "username": scan.F_USER,
+    "referer": scan.F_REFERER,
+    "protocol": scan.F_PROTOCOL,
+}
+
+_LENIENT_LINE = re.compile(
+    r'^"?(?P<ip>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]*)\] '
+    r'"(?P<request>.*)" (?P<status>\d{1,3}) (?P<size>\d+|-)'
+    r'(?: "(?P<referer>.*?)"(?: "(?P<ua>.*?)"?)?)?(?: .*)?"?$'
+)
+"""Repair path: a greedy request line tolerates unescaped quotes inside it."""
+
+
+def read_combined(stream: BinaryIO, *, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[Chunk]:
+    """Read a combined access log block by block.
+
+    Parameters
+    ----------
+    stream : binary file
+        The (decompressed) log.
+    block_bytes : int
+        About how many bytes to parse at a time; memory use follows this, not the file.
+
+    Yields
+    ------
+    Chunk
+        Events and rejections of one block of lines.
+    """
+    for first_line, block in iter_line_blocks(stream, block_bytes):
+        yield parse_combined_block(block, first_line)
+
+
+def parse_combined_block(block: bytes, first_line: int = 1) -> Chunk:
+    r"""Parse a block of whole combined-log lines.
+
+    Parameters
+    ----------
+    block : bytes
+        Lines separated by ``\n`` (a trailing ``\r`` is ignored).
+    first_line : int
+        1-based line number of the block's first line, used in rejections.
+
+    Returns
+    -------
+    Chunk
+        Canonical events in line order, rejections, and line counts.
+    """
+    block = as_utf8(block)
+    buf = np.frombuffer(block, dtype=np.uint8)
+    starts, ends = _line_bounds(buf)
+    n_lines = len(starts)
+    blank = ends == starts
+    codes, spans, ts, status, size = scan.scan_combined(buf, starts, ends, scan.MONTH_KEYS)
+    codes[blank] = scan.OK
+    good = np.flatnonzero((codes == scan.OK) & ~blank)
+    frame = _frame_from_scan(buf, spans, ts, status, size, good)
+    failed = np.flatnonzero(codes != scan.OK)
+    rejections: list[Rejection] = []
+    if len(failed):
+        raw_lines = [block[starts[i] : ends[i]] for i in failed]
+        repaired, fixed_rows, rejections = _repair(raw_lines, failed, codes[failed], first_line)
+        if len(repaired):
+            frame = _merge_in_order(frame, good, repaired, fixed_rows)
+    events = normalize_events(frame, source="combined log")
+    return Chunk(events=events, rejections=rejections, lines=n_lines, blank=int(blank.sum()))
+
+
+def _line_bounds(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    newlines = np.flatnonzero(buf == 10)
+    ends = newlines
+    if len(buf) and (len(newlines) == 0 or newlines[-1] != len(buf) - 1):
+        ends = np.append(newlines, len(buf))
+    starts = np.empty_like(ends)
+    if len(ends):
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+    cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
+    ends = ends - cr
+    return starts.astype(np.int64), ends.astype(np.int64)
+
+
+def _frame_from_scan(
+    buf: np.ndarray,
+    spans: np.ndarray,
+    ts: np.ndarray,
+    status: np.ndarray,
+    size: np.ndarray,
+    rows: np.ndarray,
+) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {
+        "ts": pd.Series(pd.to_datetime(ts[rows], unit="ns", utc=True)),
+    }
+    for name, field in _STRING_FIELDS.items():
+        columns[name] = _string_series(buf, spans, field, rows)
+    no_path = columns["path"].isna()
+    if bool(no_path.any()):
+        columns["path"] = columns["path"].mask(no_path, "/")
+    columns["status"] = pd.Series(status[rows])
+    columns["resp_bytes"] = pd.Series(size[rows])
+    return pd.DataFrame(columns)
+
+
+def _string_series(buf: np.ndarray, spans: np.ndarray, field: int, rows: np.ndarray) -> pd.Series:
+    offsets, data, valid = scan.gather(buf, spans, field, rows, field in scan.QUOTED_FIELDS)
+    validity = pa.py_buffer(np.packbits(valid, bitorder="little")) if not valid.all() else None
+    array = pa.Array.from_buffers(
+        pa.string(), len(rows), [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    return pd.Series(array.to_pandas(types_mapper={pa.string(): STRING_DTYPE}.get))
+
+
+def _repair(
+    raw_lines: list[bytes], rows: np.ndarray, codes: np.ndarray, first_line: int
+) -> tuple[pd.DataFrame, np.ndarray, list[Rejection]]:
+    """Rewrite refused lines into the canonical layout and scan them again."""
+    rewritten: list[bytes] = []
+    kept: list[int] = []
+    rejections: list[Rejection] = []
+    for k, raw in enumerate(raw_lines):
+        fixed = _rewrite(raw.decode("utf-8", "replace"))
+        if fixed is None:
+            reason = scan.REASONS.get(int(codes[k]), "not a combined log line")
+            rejections.append(Rejection.of(first_line + int(rows[k]), reason, raw))
+        else:
+            rewritten.append(fixed.encode("utf-8"))
+            kept.append(k)
+    if not rewritten:
+        return pd.DataFrame(), np.empty(0, np.int64), rejections
+    block = b"\n".join(rewritten)
+    buf = np.frombuffer(block, dtype=np.uint8)
+    starts, ends = _line_bounds(buf)
+    codes2, spans, ts, status, size = scan.scan_combined(buf, starts, ends, scan.MONTH_KEYS)
+    ok = np.flatnonzero(codes2 == scan.OK)
+    for j in np.flatnonzero(codes2 != scan.OK):
+        k = kept[j]
+        reason = scan.REASONS.get(int(codes2[j]), "not a combined log line")
+        rejections.append(Rejection.of(first_line + int(rows[k]), reason, raw_lines[k]))
+    rejections.sort(key=lambda r: r.line)
+    frame = _frame_from_scan(buf, spans, ts, status, size, ok)
+    fixed_rows = rows[np.asarray(kept, dtype=np.int64)[ok]]
+    return frame, fixed_rows, rejections
+
+
+def _rewrite(line: str) -> str | None:
+    match = _LENIENT_LINE.match(line)
+    if match is None:
+        return None
+    parts = match.groupdict()
+
+    def quoted(value: str | None) -> str:
+        if value is None:
+            return '"-"'
+        return '"' + _escape(value.replace('\\"', '"').replace("\\\\", "\\")) + '"'
+
+    return (
+        f"{parts['ip']} {parts['ident']} {parts['user']} [{parts['time']}] "
+        f"{quoted(parts['request'])} {parts['status']} {parts['size']} "
+        f"{quoted(parts['referer'])} {quoted(parts['ua'])}"
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _merge_in_order(
+    frame: pd.DataFrame, rows: np.ndarray, extra: pd.DataFrame, extra_rows: np.ndarray
+) -> pd.DataFrame:
+    order = np.argsort(np.concatenate([rows, extra_rows]), kind="stable")
+    merged = pd.concat([frame, extra], ignore_index=True)
+    return merged.iloc[order].reset_index(drop=True)
+
+
+def render_combined(events: pd.DataFrame) -> pd.Series:
+    r"""Render canonical events as nginx combined log lines, one per event.
+
+    ``$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+    "$http_referer" "$http_user_agent"``, with ``time_local`` in UTC (``+0000``), the
+    username as ``remote_user`` when present (else ``-``), the query appended to the path
+    with ``?``, protocol ``HTTP/1.1`` unless a ``protocol`` column says otherwise, and
+    ``"`` and ``\`` in quoted fields escaped as ``\"`` and ``\\``. Control characters
+    are written as ``\xhh``, as nginx does.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events (at least ``ts``, ``client_ip``, ``method``, ``path``,
+        ``status``; other columns are used when present).
+
+    Returns
+    -------
+    pandas.Series
+        One string per event (no newline), aligned with ``events``' index.
+    """
+    index = events.index
+    n = len(events)
+
+    def column(name: str, default: str) -> pd.Series:
+        if name not in events.columns:
+            return pd.Series([default] * n, index=index, dtype=object)
+        values = events[name].astype(object)
+        present = values.notna()
+        values = values.where(present, default).astype(str)
+        return values.where(values != "", default)
+
+    ts = pd.to_datetime(events["ts"], utc=True)
+    time_local = ts.dt.strftime("%d/%b/%Y:%H:%M:%S +0000")
+    target = column("path", "/").pipe(_escaped)
+    query = column("query", "")
+    has_query = query != ""
+    if bool(has_query.any()):
+        target = target.where(~has_query, target + "?" + query.pipe(_escaped))
+    method = column("method", "GET").str.upper().pipe(_escaped)
+    protocol = column("protocol", "HTTP/1.1").pipe(_escaped)
+    user = column("username", "-").pipe(_escaped).str.replace(" ", "\\x20", regex=False)
+    resp_bytes = (
+        events["resp_bytes"].fillna(0).astype("int64").astype(str)
+        if "resp_bytes" in events.columns
+        else pd.Series(["0"] * n, index=index)
+    )
+    lines = (
+        column("client_ip", "-")
+        + " - "
+        + user
+        + " ["
+        + time_local.astype(str)
+        + '] "'
+        + method
+        + " "
+        + target
+        + " "
+        + protocol
+        + '" '
+        + events["status"].astype("int64").astype(str)
+        + " "
+        + resp_bytes
+        + ' "'
+        + column("referer", "-").pipe(_escaped)
+        + '" "'
+        + column("user_agent", "-").pipe(_escaped)
+        + '"'
+    )
+    return pd.Series(lines.to_numpy(dtype=object), index=index, dtype=STRING_DTYPE)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _quote_text(value: str) -> str:
+    text = value.replace("\\", "\\\\").replace('"', '\\"')
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02X}", text)
+    return text
+
+
+def _escaped(values: pd.Series) -> pd.Series:
+    """Escape a column of text for a quoted log field, vectorised for the common case."""
+    array = pa.array(values.to_numpy(dtype=object), type=pa.string())
+    if pc.any(pc.match_substring_regex(array, r"[\x00-\x1f\x7f]")).as_py():
+        return values.map(_quote_text)
+    array = pc.replace_substring(array, "\\", "\\\\")
+    array = pc.replace_substring(array, '"', '\\"')
+    return pd.Series(array.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
