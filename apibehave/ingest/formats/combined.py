@@ -51,8 +51,9 @@ import pyarrow.compute as pc
 
 from apibehave.ingest.chunks import Chunk, Rejection
 from apibehave.ingest.formats import combined_scan as scan
+from apibehave.ingest.frames import canonical_events, string_series
 from apibehave.ingest.lines import DEFAULT_BLOCK_BYTES, as_utf8, iter_line_blocks
-from apibehave.schema import STRING_DTYPE, normalize_events
+from apibehave.schema import STRING_DTYPE
 
 EXTRA_COLUMNS = ("referer", "protocol")
 """Columns beyond the contract that the combined parser keeps."""
@@ -127,7 +128,7 @@ def parse_combined_block(block: bytes, first_line: int = 1) -> Chunk:
         repaired, fixed_rows, rejections = _repair(raw_lines, failed, codes[failed], first_line)
         if len(repaired):
             frame = _merge_in_order(frame, good, repaired, fixed_rows)
-    events = normalize_events(frame, source="combined log")
+    events = canonical_events(dict(frame.items()), len(frame), source="combined log")
     return Chunk(events=events, rejections=rejections, lines=n_lines, blank=int(blank.sum()))
 
 
@@ -170,9 +171,9 @@ def _string_series(buf: np.ndarray, spans: np.ndarray, field: int, rows: np.ndar
     offsets, data, valid = scan.gather(buf, spans, field, rows, field in scan.QUOTED_FIELDS)
     validity = pa.py_buffer(np.packbits(valid, bitorder="little")) if not valid.all() else None
     array = pa.Array.from_buffers(
-        pa.string(), len(rows), [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+        pa.large_string(), len(rows), [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
-    return pd.Series(array.to_pandas(types_mapper={pa.string(): STRING_DTYPE}.get))
+    return string_series(array)
 
 
 def _repair(

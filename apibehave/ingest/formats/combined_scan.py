@@ -336,16 +336,16 @@ def scan_combined(buf, starts, ends, month_keys):  # pragma: no cover - compiled
 
 @nb.njit(cache=True, nogil=True)
 def gather(buf, spans, field, rows, unescape):  # pragma: no cover - compiled
-    """Copy one field of the given rows into Arrow string buffers.
+    """Copy one field of the given rows into Arrow large-string buffers.
 
     Returns
     -------
-    offsets : int32 array (len(rows) + 1)
+    offsets : int64 array (len(rows) + 1)
     data : uint8 array
     valid : bool array (len(rows))
     """
     m = rows.shape[0]
-    offsets = np.zeros(m + 1, np.int32)
+    offsets = np.zeros(m + 1, np.int64)
     valid = np.zeros(m, np.bool_)
     total = 0
     for j in range(m):
