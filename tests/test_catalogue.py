@@ -1,0 +1,276 @@
+"""The API catalogue: loading, validation messages, saving, and resolving events to APIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from apibehave.schema.catalogue import (
+    ApiSpec,
+    Catalogue,
+    CatalogueError,
+    EndpointStats,
+    IdentifierRules,
+    decoy_call_mask,
+    load_catalogue,
+    login_call_mask,
+    resolve_apis,
+    save_catalogue,
+    status_classes,
+)
+from apibehave.schema.events import STRING_DTYPE
+
+FULL_YAML = """\
+version: 1
+apis:
+  - name: accounts
+    hosts: [API.example.com]
+    base_path: /v1/accounts/
+    identifiers:
+      token: {header: Authorization, scheme: Bearer}
+      cookie: {name: sid}
+      api_key: {header: X-Key, query: null}
+      username: {header: X-User, jwt_claim: sub, login_body_field: user}
+    login_paths: [/v1/accounts/login]
+    decoy_paths: ['/v1/accounts/{id}/admin']
+    enable_blocking: false
+    mode: shadow
+    endpoints:
+      - template: /v1/accounts/{id}
+        methods: {GET: 1200, PUT: 30}
+        status: {2xx: 1180, 3xx: 0, 4xx: 50, 5xx: 0}
+  - name: root
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "apis.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_reads_every_key(tmp_path: Path) -> None:
+    """Every documented key is read; names lower-cased hosts and trims the base path."""
+    catalogue = load_catalogue(_write(tmp_path, FULL_YAML))
+    accounts = catalogue["accounts"]
+    assert accounts.hosts == ("api.example.com",)
+    assert accounts.base_path == "/v1/accounts"
+    assert accounts.identifiers == IdentifierRules(
+        cookie_name="sid",
+        api_key_header="X-Key",
+        api_key_query=None,
+        username_header="X-User",
+        username_jwt_claim="sub",
+        username_login_body_field="user",
+    )
+    assert accounts.login_paths == ("/v1/accounts/login",)
+    assert accounts.shadow and not accounts.blocks and not accounts.enable_blocking
+    assert accounts.endpoints[0].calls == 1230
+    assert accounts.endpoints[0].status["4xx"] == 50
+
+
+def test_omitted_keys_take_the_contract_defaults(tmp_path: Path) -> None:
+    """An API with only a name answers any host at / with CONTRACT section 5 identifiers."""
+    root = load_catalogue(_write(tmp_path, FULL_YAML))["root"]
+    assert root.base_path == "/" and root.hosts == ()
+    assert root.mode == "enforce" and root.blocks
+    rules = root.identifiers
+    assert (rules.token_header, rules.token_scheme) == ("Authorization", "Bearer")
+    assert rules.cookie_name is None
+    assert (rules.api_key_header, rules.api_key_query) == ("X-API-Key", "api_key")
+    assert rules.username_header == "X-Username"
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    """save_catalogue then load_catalogue gives an equal catalogue; to/from_dict too."""
+    catalogue = load_catalogue(_write(tmp_path, FULL_YAML))
+    out = tmp_path / "copy.yaml"
+    save_catalogue(catalogue, out, header="proposed by discovery\nreview me")
+    assert out.read_text().startswith("# proposed by discovery\n# review me\n")
+    assert load_catalogue(out) == catalogue
+    assert Catalogue.from_dict(catalogue.to_dict()) == catalogue
+
+
+BAD_DOCUMENTS = [
+    ("version: 2\napis: []\n", "version"),
+    ("apis: {}\n", "apis"),
+    ("version: 1\n", "apis"),
+    ("- 1\n- 2\n", "must be a mapping"),
+    ("apis: []\nextra: 1\n", "extra"),
+    ("apis:\n  - hosts: []\n", "apis[0].name"),
+    ("apis:\n  - name: Bad Name\n", "apis[0].name"),
+    ("apis:\n  - name: a\n  - name: a\n", "apis[1].name"),
+    ("apis:\n  - name: a\n    base_path: v1\n", "apis[0] (a).base_path"),
+    ("apis:\n  - name: a\n    hosts: example.com\n", "apis[0] (a).hosts"),
+    ("apis:\n  - name: a\n    mode: block\n", "apis[0] (a).mode"),
+    ("apis:\n  - name: a\n    enable_blocking: 'yes'\n", "apis[0] (a).enable_blocking"),
+    ("apis:\n  - name: a\n    colour: red\n", "apis[0].colour"),
+    ("apis:\n  - name: a\n    login_paths: [login]\n", "apis[0] (a).login_paths[0]"),
+    ("apis:\n  - name: a\n    decoy_paths: [1]\n", "apis[0] (a).decoy_paths[0]"),
+    ("apis:\n  - name: a\n    identifiers: {pin: {}}\n", "apis[0] (a).identifiers.pin"),
+    (
+        "apis:\n  - name: a\n    identifiers: {token: {header: null}}\n",
+        "apis[0] (a).identifiers.token.header",
+    ),
+    (
+        "apis:\n  - name: a\n    identifiers: {cookie: {nom: x}}\n",
+        "apis[0] (a).identifiers.cookie.nom",
+    ),
+    ("apis:\n  - name: a\n    endpoints: [{methods: {}}]\n", "apis[0] (a).endpoints[0].template"),
+    (
+        "apis:\n  - name: a\n    endpoints: [{template: /x, methods: {GET: -1}}]\n",
+        "apis[0] (a).endpoints[0].methods.GET",
+    ),
+    (
+        "apis:\n  - name: a\n    endpoints: [{template: /x, status: {6xx: 1}}]\n",
+        "apis[0] (a).endpoints[0].status.6xx",
+    ),
+    (
+        "apis:\n  - {name: a, base_path: /x}\n  - {name: b, base_path: /x/}\n",
+        "apis[1].base_path",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "key"), BAD_DOCUMENTS)
+def test_every_mistake_names_file_and_key(tmp_path: Path, text: str, key: str) -> None:
+    """A broken catalogue raises CatalogueError naming the file and the offending key."""
+    path = _write(tmp_path, text)
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    assert key in message
+    assert "\n" not in message
+
+
+def test_missing_file_and_malformed_yaml_are_user_errors(tmp_path: Path) -> None:
+    """A missing file and broken YAML say so, with the file name and the YAML line."""
+    with pytest.raises(CatalogueError, match="no such file"):
+        load_catalogue(tmp_path / "nope.yaml")
+    path = _write(tmp_path, "apis:\n  - name: a\n   bad: [\n")
+    with pytest.raises(CatalogueError, match=r"not valid YAML at line \d+"):
+        load_catalogue(path)
+    with pytest.raises(CatalogueError, match="is empty"):
+        load_catalogue(_write(tmp_path, ""))
+
+
+CATALOGUE = Catalogue(
+    apis=(
+        ApiSpec(name="any-root", base_path="/"),
+        ApiSpec(name="v1", base_path="/v1"),
+        ApiSpec(name="accounts", base_path="/v1/accounts"),
+        ApiSpec(name="shop-accounts", base_path="/v1", hosts=("shop.example.com",)),
+    )
+)
+
+
+def _events(rows: list[tuple[str | None, str | None, str | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "path": pd.Series([r[0] for r in rows], dtype=STRING_DTYPE),
+            "host": pd.Series([r[1] for r in rows], dtype=STRING_DTYPE),
+            "api": pd.Series([r[2] for r in rows], dtype=STRING_DTYPE),
+        }
+    )
+
+
+def test_resolution_takes_the_longest_base_path_on_a_segment_boundary() -> None:
+    """/v1/accounts/7 goes to accounts, /v1/accountsx to v1, /other to the root API."""
+    events = _events(
+        [
+            ("/v1/accounts", None, None),
+            ("/v1/accounts/7", "api.example.com", None),
+            ("/v1/accountsx", None, None),
+            ("/v1", None, None),
+            ("/other", None, None),
+        ]
+    )
+    assert resolve_apis(events, CATALOGUE).tolist() == [
+        "accounts",
+        "accounts",
+        "v1",
+        "v1",
+        "any-root",
+    ]
+
+
+def test_host_specific_api_beats_any_host_api() -> None:
+    """An API naming the host wins over a longer base path that answers any host."""
+    events = _events(
+        [
+            ("/v1/accounts/7", "SHOP.example.com", None),
+            ("/v1/accounts/7", "shop.example.com:8443", None),
+            ("/elsewhere", "shop.example.com", None),
+        ]
+    )
+    assert resolve_apis(events, CATALOGUE).tolist() == [
+        "shop-accounts",
+        "shop-accounts",
+        "any-root",
+    ]
+
+
+def test_own_api_wins_and_no_match_is_null() -> None:
+    """A non-empty api column is kept; an empty one is resolved; no match is null."""
+    catalogue = Catalogue(apis=(ApiSpec(name="accounts", base_path="/v1/accounts"),))
+    events = _events(
+        [
+            ("/v1/accounts/1", None, "billing"),
+            ("/v1/accounts/1", None, ""),
+            ("/v2/x", None, None),
+            (None, None, None),
+        ]
+    )
+    out = resolve_apis(events, catalogue)
+    assert out.dtype == STRING_DTYPE
+    assert out.tolist()[:2] == ["billing", "accounts"]
+    assert out.isna().tolist()[2:] == [True, True]
+
+
+def test_resolution_without_host_column_ignores_host_specific_apis() -> None:
+    """Frames without a host column only match APIs that answer any host."""
+    events = pd.DataFrame({"path": pd.Series(["/v1/x"], dtype=STRING_DTYPE)})
+    assert resolve_apis(events, CATALOGUE).tolist() == ["v1"]
+
+
+def test_login_and_decoy_paths_match_exact_paths_and_templates() -> None:
+    """Login and decoy lists match a call's path or its template, only within its own API."""
+    api = ApiSpec(
+        name="a",
+        base_path="/a",
+        login_paths=("/a/login",),
+        decoy_paths=("/a/users/{id}/admin",),
+    )
+    catalogue = Catalogue(apis=(api, ApiSpec(name="b", base_path="/b")))
+    events = _events(
+        [("/a/login", None, None), ("/a/users/42/admin", None, None), ("/a/login", None, "b")]
+    )
+    apis = resolve_apis(events, catalogue)
+    assert login_call_mask(events, catalogue, apis).tolist() == [True, False, False]
+    assert decoy_call_mask(events, catalogue, apis).tolist() == [False, True, False]
+    assert api.is_login_path("/a/login") and api.is_decoy_path("/a/users/7/admin")
+    assert not api.is_decoy_path("/a/users")
+
+
+def test_catalogue_accessors() -> None:
+    """Names, lookup, membership and identifier rules for unknown APIs."""
+    assert CATALOGUE.names[:2] == ("any-root", "v1")
+    assert "v1" in CATALOGUE and "nope" not in CATALOGUE
+    assert CATALOGUE.get("nope") is None
+    assert CATALOGUE.identifier_rules("nope") == IdentifierRules()
+    with pytest.raises(ValueError, match="unique"):
+        Catalogue(apis=(ApiSpec(name="a"), ApiSpec(name="a")))
+
+
+def test_status_classes() -> None:
+    """Status codes map to 1xx..5xx, and 0 or out-of-range codes to other."""
+    status = pd.Series([0, 101, 200, 302, 404, 503, 999])
+    assert status_classes(status).tolist() == ["other", "1xx", "2xx", "3xx", "4xx", "5xx", "other"]
+
+
+def test_endpoint_stats_serialise_without_empty_status() -> None:
+    """An endpoint without a status mix is written without a status key."""
+    assert EndpointStats("/x", {"GET": 2}).to_dict() == {"template": "/x", "methods": {"GET": 2}}
