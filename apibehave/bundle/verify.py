@@ -146,8 +146,8 @@ def check_feature_spec(manifest: Manifest, expected_feature_spec_hash: str | Non
     if manifest.feature_spec_hash != expected_feature_spec_hash:
         raise BundleError(
             f"feature spec mismatch: bundle {manifest.bundle_id} was trained on "
-            f"{manifest.feature_spec_hash}, this apibehave computes "
-            f"{expected_feature_spec_hash}; retrain the bundle"
+            f"{manifest.feature_spec_hash}, expected {expected_feature_spec_hash}; "
+            "retrain the bundle for the running feature specification"
         )
 
 

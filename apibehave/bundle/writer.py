@@ -274,8 +274,10 @@ def pack_bundle(
     archive = check_output_path(out or default_archive_path(source), force=force)
     top = source.resolve().name
     mtime = int(datetime.fromisoformat(bundle.manifest.created_at).timestamp())
-    with atomic_output(archive) as tmp, tmp.open("wb") as raw:
-        _write_tar_gz(raw, top, bundle.sealed_files, mtime)
+    with atomic_output(archive) as tmp:
+        with tmp.open("wb") as raw:
+            _write_tar_gz(raw, top, bundle.sealed_files, mtime)
+        os.chmod(tmp, 0o644)
     return archive
 
 
