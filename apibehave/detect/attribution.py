@@ -1,0 +1,137 @@
+"""Which attack a crossed feature points to, read from the feature's declaration.
+
+Attribution is derived from what a feature measures (its identifier, aggregation, column
+and predicate), not from its name, so a team's own feature sets are attributed too. When
+several features of one call cross their thresholds, :func:`attack_type_for_crossing`
+settles on one type from the strongest crossing and a few combination rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from apibehave.features.spec import FeatureSpec
+from apibehave.schema.attacks import AttackType
+
+Direction = Literal["high", "low"]
+
+_STOLEN_BY_IDENTIFIER = {
+    "token": AttackType.STOLEN_TOKEN,
+    "cookie": AttackType.STOLEN_COOKIE,
+    "api_key": AttackType.STOLEN_API_KEY,
+    "username": AttackType.ACCOUNT_TAKEOVER,
+    "ip": AttackType.HEADER_MANIPULATION,
+}
+_FLOOD_WINDOW_S = 60
+
+
+def risk_direction(spec: FeatureSpec) -> Direction:
+    """Return ``low`` for features where a small value is suspicious (inter-arrival)."""
+    return "low" if spec.aggregation.startswith("interarrival") else "high"
+
+
+def attack_type_of(spec: FeatureSpec) -> AttackType:
+    """Return the attack type a crossing of this feature's threshold points to.
+
+    Parameters
+    ----------
+    spec : FeatureSpec
+        The feature that crossed.
+
+    Returns
+    -------
+    AttackType
+        The contract attack type (section 2).
+    """
+    aggregation, column, where = spec.aggregation, spec.column, spec.where
+    if where in ("login", "login_failure"):
+        if aggregation == "distinct" and column == "username":
+            return AttackType.CREDENTIAL_STUFFING
+        return AttackType.LOGIN_ATTACK
+    if aggregation == "distinct":
+        if column in ("client_ip", "user_agent"):
+            return _STOLEN_BY_IDENTIFIER[spec.identifier]
+        if column == "object_id":
+            return AttackType.CONTENT_SCRAPING
+        if column == "endpoint":
+            return AttackType.PROBING
+        if column == "username":
+            return AttackType.CREDENTIAL_STUFFING
+        return AttackType.EXTREME_CLIENT_ACTIVITY
+    if aggregation in ("sum", "max"):
+        return (
+            AttackType.API_MEMORY_ATTACK if column == "req_bytes" else AttackType.DATA_EXFILTRATION
+        )
+    if aggregation == "novelty":
+        return {
+            "endpoint": AttackType.PROBING,
+            "query": AttackType.QUERY_MANIPULATION,
+            "sequence": AttackType.SEQUENCE_ATTACK,
+        }[column or "endpoint"]
+    if aggregation in ("ratio", "count") and where is not None:
+        return {
+            "method_delete": AttackType.DATA_DELETION,
+            "method_put": AttackType.DATA_POISONING,
+            "method_post": AttackType.DATA_POISONING,
+            "method_patch": AttackType.DATA_POISONING,
+            "method_write": AttackType.DATA_POISONING,
+            "status_4xx": AttackType.PROBING,
+            "status_404": AttackType.PROBING,
+            "status_401_403": AttackType.ENUMERATION,
+            "status_5xx": AttackType.EXCESSIVE_ERRORS,
+            "status_error": AttackType.EXCESSIVE_ERRORS,
+        }.get(where, AttackType.EXCESSIVE_ERRORS)
+    return _flood_type(spec)
+
+
+def _flood_type(spec: FeatureSpec) -> AttackType:
+    """Plain call counts and inter-arrival times: floods and extreme activity."""
+    if spec.identifier == "cookie":
+        return AttackType.COOKIE_DOS
+    short = spec.window_s <= _FLOOD_WINDOW_S or spec.aggregation.startswith("interarrival")
+    if spec.identifier == "ip" and short:
+        return AttackType.API_DOS
+    return AttackType.EXTREME_CLIENT_ACTIVITY
+
+
+def attack_type_for_crossing(
+    crossed: Sequence[tuple[FeatureSpec, float]],
+) -> tuple[AttackType, FeatureSpec]:
+    """Settle on one attack type for a call whose features crossed thresholds.
+
+    Parameters
+    ----------
+    crossed : sequence of (FeatureSpec, float)
+        Each crossed feature with its severity (higher is stronger), in any order.
+
+    Returns
+    -------
+    (AttackType, FeatureSpec)
+        The attributed type and the feature that carries it (whose identifier is blocked).
+
+    Notes
+    -----
+    The strongest crossing decides, with one combination rule: breadth over object ids
+    together with many 401/403/404 answers is enumeration (object-ID walking), not
+    scraping.
+    """
+    if not crossed:
+        raise ValueError("attack_type_for_crossing needs at least one crossed feature")
+    ordered = sorted(crossed, key=lambda item: (-item[1], item[0].name))
+    lead_spec = ordered[0][0]
+    lead_type = attack_type_of(lead_spec)
+    types = {attack_type_of(spec) for spec, _ in ordered}
+    errors_seen = any(
+        spec.where in ("status_401_403", "status_404", "status_4xx") for spec, _ in ordered
+    )
+    if lead_type is AttackType.CONTENT_SCRAPING and errors_seen:
+        return AttackType.ENUMERATION, lead_spec
+    if lead_type in (AttackType.PROBING, AttackType.ENUMERATION) and (
+        AttackType.CONTENT_SCRAPING in types
+    ):
+        scraping_spec = next(
+            s for s, _ in ordered if attack_type_of(s) is AttackType.CONTENT_SCRAPING
+        )
+        return AttackType.ENUMERATION, scraping_spec
+    return lead_type, lead_spec
