@@ -148,6 +148,10 @@ class ApiSpec:
         Path prefix of the API (``/`` or starting with ``/``, no trailing slash).
     hosts : tuple of str
         Host headers it answers (lower case); empty means any host.
+    extensions : tuple of str
+        When given (lower case, with the dot, e.g. ``.css``), the API claims only paths
+        whose last segment ends with one of them: how one ``static`` API groups assets
+        from every folder.
     identifiers : IdentifierRules
         Where identifiers are found.
     login_paths : tuple of str
@@ -165,6 +169,7 @@ class ApiSpec:
     name: str
     base_path: str = "/"
     hosts: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()
     identifiers: IdentifierRules = field(default_factory=IdentifierRules)
     login_paths: tuple[str, ...] = ()
     decoy_paths: tuple[str, ...] = ()
@@ -196,6 +201,10 @@ class ApiSpec:
             "name": self.name,
             "hosts": list(self.hosts),
             "base_path": self.base_path,
+        }
+        if self.extensions:
+            out["extensions"] = list(self.extensions)
+        out |= {
             "identifiers": self.identifiers.to_dict(),
             "login_paths": list(self.login_paths),
             "decoy_paths": list(self.decoy_paths),
@@ -342,9 +351,11 @@ def resolve_apis(events: pd.DataFrame, catalogue: Catalogue) -> pd.Series:
 
     An event's own non-empty ``api`` wins. Otherwise the API is the one whose ``hosts``
     contain the event's ``host`` (compared in lower case, with or without its port) or whose
-    ``hosts`` is empty, and whose ``base_path`` is the longest prefix of the ``path`` on a
-    segment boundary. An API naming the host beats one answering any host, whatever the
-    base path lengths; no match gives null.
+    ``hosts`` is empty, whose ``extensions`` (when it has some) end the path, and whose
+    ``base_path`` is the longest prefix of the ``path`` on a segment boundary. Precedence:
+    an API naming the host beats one answering any host, whatever the base path lengths;
+    then an API with ``extensions`` beats one without; then the longest base path wins.
+    No match gives null.
 
     Parameters
     ----------
@@ -372,11 +383,17 @@ def resolve_apis(events: pd.DataFrame, catalogue: Catalogue) -> pd.Series:
     # ascending precedence: later assignments overwrite earlier ones
     order = sorted(
         range(len(catalogue.apis)),
-        key=lambda i: (bool(catalogue.apis[i].hosts), len(catalogue.apis[i].base_path)),
+        key=lambda i: (
+            bool(catalogue.apis[i].hosts),
+            bool(catalogue.apis[i].extensions),
+            len(catalogue.apis[i].base_path),
+        ),
     )
     for index in order:
         api = catalogue.apis[index]
         path_ok = _under_base_path(path_array, api.base_path)
+        if api.extensions:
+            path_ok &= _has_extension(path_array, api.extensions)
         rows = np.append(path_ok, False)[path_codes]  # code -1 (null path) -> False
         if api.hosts:
             host_ok = np.array([_host_matches(h, api.hosts) for h in host_list] + [False])
@@ -475,6 +492,11 @@ def _under_base_path(paths: pd.Series, base_path: str) -> np.ndarray:
     return (exact | below).to_numpy(dtype=bool, na_value=False)
 
 
+def _has_extension(paths: pd.Series, extensions: tuple[str, ...]) -> np.ndarray:
+    pattern = "(?:" + "|".join(re.escape(e) for e in extensions) + ")$"
+    return paths.str.contains(pattern, case=False, regex=True).to_numpy(dtype=bool, na_value=False)
+
+
 def _host_matches(host: str, hosts: tuple[str, ...]) -> bool:
     if host in hosts:
         return True
@@ -525,6 +547,11 @@ class _Reader:
             raise self.fail(key, f"must be a path without query, fragment or spaces: {text!r}")
         return text
 
+    def extension(self, value: str, key: str) -> str:
+        if not re.fullmatch(r"\.[A-Za-z0-9_-]+", value):
+            raise self.fail(key, f"must be a file extension such as '.css', got {value!r}")
+        return value.lower()
+
     def catalogue(self, data: Any) -> Catalogue:
         if data is None:
             raise self.fail("", "is empty; expected 'version: 1' and a list under 'apis'")
@@ -539,7 +566,7 @@ class _Reader:
             raise self.fail("apis", f"must be a list, not {_kind(items)}")
         apis: list[ApiSpec] = []
         seen: dict[str, str] = {}
-        routes: dict[tuple[str, str], str] = {}
+        routes: dict[tuple[str, str, tuple[str, ...]], str] = {}
         for i, item in enumerate(items):
             api = self.api(item, f"apis[{i}]")
             key = f"apis[{i}].name"
@@ -548,7 +575,7 @@ class _Reader:
             seen[api.name] = f"apis[{i}]"
             apis.append(api)
             for host in api.hosts or ("*",):
-                route = (host, api.base_path)
+                route = (host, api.base_path, api.extensions)
                 if route in routes:
                     raise self.fail(
                         f"apis[{i}].base_path",
@@ -571,6 +598,10 @@ class _Reader:
         if len(base_path) > 1:
             base_path = base_path.rstrip("/") or "/"
         hosts = tuple(h.lower() for h in self.string_list(entry.get("hosts"), f"{key}.hosts"))
+        extensions = tuple(
+            self.extension(e, f"{key}.extensions[{i}]")
+            for i, e in enumerate(self.string_list(entry.get("extensions"), f"{key}.extensions"))
+        )
         mode = entry.get("mode", "enforce")
         if mode not in MODES:
             raise self.fail(f"{key}.mode", f"must be enforce or shadow, got {mode!r}")
@@ -583,6 +614,7 @@ class _Reader:
             name=name,
             base_path=base_path,
             hosts=hosts,
+            extensions=tuple(sorted(set(extensions))),
             identifiers=self.identifiers(entry.get("identifiers"), f"{key}.identifiers"),
             login_paths=tuple(
                 self.path(p, f"{key}.login_paths[{i}]")
