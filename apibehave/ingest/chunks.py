@@ -51,9 +51,14 @@ class Chunk:
         Physical input lines (or records, for formats without lines) consumed.
     blank : int
         Of those, blank lines that carry nothing (neither events nor rejections).
+    merged : int
+        Of those, lines folded into an event or a rejection counted on another line (the
+        header and body lines of a raw HTTP request, a sideband response paired with its
+        request). Every line is an event, a rejection, blank or merged.
     """
 
     events: pd.DataFrame
     rejections: list[Rejection] = field(default_factory=list)
     lines: int = 0
     blank: int = 0
+    merged: int = 0

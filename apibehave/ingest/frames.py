@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from apibehave.schema import EVENT_COLUMNS, STRING_DTYPE, normalize_events
+from apibehave.schema import EVENT_COLUMNS, STRING_DTYPE, empty_events, normalize_events
 
 _TO_PANDAS_STRINGS = {pa.string(): STRING_DTYPE, pa.large_string(): STRING_DTYPE}.get
 
@@ -50,3 +50,29 @@ def canonical_events(columns: dict[str, pd.Series], n: int, *, source: str) -> p
         if name not in filled:
             filled[name] = values.reset_index(drop=True)
     return normalize_events(pd.DataFrame(filled), source=source)
+
+
+def events_from_records(records: list[dict[str, object]], *, source: str) -> pd.DataFrame:
+    """Build canonical events from per-event dicts built by a Python-level reader.
+
+    ``ts`` holds UTC epoch nanoseconds; other values are str, int, float or None. Columns
+    beyond the contract become strings.
+    """
+    if not records:
+        return normalize_events(empty_events(), source=source)
+    frame = pd.DataFrame.from_records(records)
+    n = len(frame)
+    columns: dict[str, pd.Series] = {
+        "ts": pd.Series(pd.to_datetime(frame["ts"].astype("int64"), unit="ns", utc=True))
+    }
+    kinds = {c.name: c.kind for c in EVENT_COLUMNS}
+    for name in frame.columns:
+        if name == "ts":
+            continue
+        kind = kinds.get(name, "string")
+        if kind == "string":
+            values = frame[name].astype(object)
+            columns[name] = values.where(values.notna(), None).astype(STRING_DTYPE)
+        else:
+            columns[name] = frame[name]
+    return canonical_events(columns, n, source=source)

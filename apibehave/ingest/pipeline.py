@@ -54,6 +54,9 @@ class IngestReport:
         Physical input lines (records for Parquet input).
     blank_lines : int
         Blank lines among them (neither events nor rejections).
+    merged_lines : int
+        Lines folded into an event or rejection counted on another line (headers and
+        bodies of raw HTTP requests, sideband responses paired with their requests).
     events_written : int
         Events in the output.
     rejected : int
@@ -79,6 +82,7 @@ class IngestReport:
     fmt: str
     lines_read: int = 0
     blank_lines: int = 0
+    merged_lines: int = 0
     events_written: int = 0
     rejected: int = 0
     first_rejections: list[Rejection] = field(default_factory=list)
@@ -103,6 +107,7 @@ class IngestReport:
             "format": self.fmt,
             "lines_read": self.lines_read,
             "blank_lines": self.blank_lines,
+            "merged_lines": self.merged_lines,
             "events_written": self.events_written,
             "rejected": self.rejected,
             "first_rejections": [r.__dict__ for r in self.first_rejections],
@@ -116,6 +121,14 @@ class IngestReport:
             "dropped_columns": self.dropped_columns,
         }
 
+    def _line_notes(self) -> str:
+        notes = []
+        if self.merged_lines:
+            notes.append(f"{self.merged_lines:,} merged into events")
+        if self.blank_lines:
+            notes.append(f"{self.blank_lines:,} blank")
+        return f" ({', '.join(notes)})" if notes else ""
+
     def summary(self) -> str:
         """Return a short human-readable summary, one fact per line."""
         span = (
@@ -125,8 +138,7 @@ class IngestReport:
         )
         lines = [
             f"ingested {self.source} ({self.fmt}) -> {self.out}",
-            f"  lines read      {self.lines_read:,}"
-            + (f" ({self.blank_lines:,} blank)" if self.blank_lines else ""),
+            f"  lines read      {self.lines_read:,}" + self._line_notes(),
             f"  events written  {self.events_written:,}",
             f"  rejected        {self.rejected:,}"
             + (f" (all in {self.rejects_path})" if self.rejects_path and self.rejected else ""),
@@ -236,6 +248,7 @@ def _run(
             events = chunk.events
             report.lines_read += chunk.lines
             report.blank_lines += chunk.blank
+            report.merged_lines += chunk.merged
             report.rejected += len(chunk.rejections)
             room = SHOWN_REJECTIONS - len(report.first_rejections)
             if room > 0:
