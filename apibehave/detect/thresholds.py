@@ -55,6 +55,8 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
         Learned extreme thresholds (``Tx``).
     n_identifiers_ : ndarray of shape (n_features,)
         How many identifiers (or rows, without ``groups``) each feature learned from.
+    offset_ : float
+        ``decision_function = score_samples - offset_`` (scikit-learn's outlier rule).
     n_features_in_ : int
         Number of features seen in ``fit``.
     """
@@ -128,6 +130,7 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
         self.extreme_ = extreme
         self.n_identifiers_ = counts
         self.low_ = low
+        self.offset_ = -NORMAL
         return self
 
     def severity(self, X) -> np.ndarray:
@@ -150,12 +153,12 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
         return -self.severity(X).max(axis=1, initial=0.0)
 
     def decision_function(self, X) -> np.ndarray:
-        """Return ``EXTREME - max severity``: negative for rows crossing an extreme threshold."""
-        return EXTREME + self.score_samples(X)
+        """Return ``NORMAL - max severity``: negative for rows beyond a normal threshold."""
+        return self.score_samples(X) - self.offset_
 
     def predict(self, X) -> np.ndarray:
-        """Return -1 for rows with a value beyond its extreme threshold, else 1."""
-        return np.where(self.decision_function(X) <= 0, -1, 1)
+        """Return -1 for rows with a value beyond its normal threshold, else 1."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

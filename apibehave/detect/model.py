@@ -1,0 +1,366 @@
+"""Per-API detectors: learned thresholds for every API, scored over whole logs at once.
+
+A :class:`DetectorSet` holds, for each API, a status (``ready`` or ``learning``) and per
+feature a normal and an extreme threshold, as plain JSON a person can read and edit
+(``source: user`` marks a hand-set value, PingIntelligence's "user" thresholds).
+:meth:`DetectorSet.score` turns a feature matrix into risk, a block flag, the attributed
+attack type and the identifier kind to block, for millions of calls at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from apibehave.detect.attribution import attack_type_for_crossing, attack_type_of, risk_direction
+from apibehave.detect.thresholds import EXTREME, NORMAL, ThresholdDetector, threshold_severity
+from apibehave.features.spec import FeatureSet, FeatureSpec
+from apibehave.schema.attacks import ATTACK_TYPES
+
+STATUS_READY = "ready"
+STATUS_LEARNING = "learning"
+
+DEFAULT_MIN_STEPS: dict[str, float] = {
+    "count": 5.0,
+    "distinct": 3.0,
+    "ratio": 0.2,
+    "novelty": 0.2,
+    "sum:req_bytes": 256 * 1024.0,
+    "max:req_bytes": 64 * 1024.0,
+    "sum:resp_bytes": 4 * 1024 * 1024.0,
+    "max:resp_bytes": 1024 * 1024.0,
+    "interarrival_mean": 100.0,
+    "interarrival_min": 20.0,
+    "interarrival_cv": 0.2,
+}
+"""Least normal threshold and least gap to the extreme one, by aggregation (and column)."""
+
+
+@dataclass(frozen=True)
+class LearningSettings:
+    """How thresholds are learned and when a flag becomes a block.
+
+    Attributes
+    ----------
+    normal_quantile, extreme_quantile, extreme_margin : float
+        See :class:`~apibehave.detect.thresholds.ThresholdDetector`.
+    min_events : int
+        An API with fewer training calls stays in learning mode (rules only).
+    min_identifiers : int
+        An API whose calls come from fewer distinct IPs stays in learning mode.
+    min_feature_identifiers : int
+        A feature learned from fewer identifiers is disabled for that API.
+    min_ratio_calls : int
+        A ratio or novelty feature counts only once its window holds this many calls.
+    min_normal_crossings : int
+        Without an extreme crossing, this many normal crossings pointing to the same
+        attack type make a block.
+    """
+
+    normal_quantile: float = 0.99
+    extreme_quantile: float = 0.999
+    extreme_margin: float = 1.5
+    min_events: int = 1000
+    min_identifiers: int = 10
+    min_feature_identifiers: int = 3
+    min_ratio_calls: int = 10
+    min_normal_crossings: int = 2
+
+
+@dataclass
+class FeatureThreshold:
+    """The thresholds of one feature on one API."""
+
+    normal: float
+    extreme: float
+    direction: str = "high"
+    source: str = "learned"
+    n_identifiers: int = 0
+
+
+@dataclass
+class ApiDetector:
+    """Everything learned for one API."""
+
+    api: str
+    status: str
+    n_events: int
+    n_identifiers: int
+    thresholds: dict[str, FeatureThreshold] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Scores for a batch of calls (one entry per call).
+
+    Attributes
+    ----------
+    risk : ndarray of float
+        Largest severity over the call's features (0 when nothing crossed; 2 = extreme).
+    flagged : ndarray of bool
+        Whether the models alone would block the call.
+    attack_code : ndarray of int
+        Index into :data:`~apibehave.schema.ATTACK_TYPES` of the attributed type (-1 none).
+    identifier_kind : ndarray of object
+        Identifier kind to block (None when not flagged).
+    lead_feature : ndarray of int
+        Index of the feature that carries the attribution (-1 when not flagged).
+    """
+
+    risk: np.ndarray
+    flagged: np.ndarray
+    attack_code: np.ndarray
+    identifier_kind: np.ndarray
+    lead_feature: np.ndarray
+
+
+class DetectorSet:
+    """Per-API thresholds over one feature set, with learning settings.
+
+    Parameters
+    ----------
+    feature_set : FeatureSet
+        The features the thresholds are for (columns of the matrices scored).
+    detectors : mapping of str to ApiDetector
+        One per API seen in training.
+    settings : LearningSettings
+        How they were learned and how flags are made.
+    """
+
+    def __init__(
+        self,
+        feature_set: FeatureSet,
+        detectors: Mapping[str, ApiDetector],
+        settings: LearningSettings,
+    ) -> None:
+        self.feature_set = feature_set
+        self.detectors = dict(detectors)
+        self.settings = settings
+        specs = list(feature_set)
+        self._types = np.array([ATTACK_TYPES.index(attack_type_of(s)) for s in specs])
+        self._low = np.array([risk_direction(s) == "low" for s in specs])
+        self._guard = _ratio_guards(specs)
+
+    # ---- learning -------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        features: np.ndarray,
+        api_names: np.ndarray,
+        identifier_codes: Mapping[str, np.ndarray],
+        feature_set: FeatureSet,
+        settings: LearningSettings | None = None,
+    ) -> DetectorSet:
+        """Learn thresholds per API from a training log's features.
+
+        Parameters
+        ----------
+        features : ndarray of shape (n_calls, n_features)
+            Batch-engine features of the training calls, columns in ``feature_set`` order.
+        api_names : ndarray of str, shape (n_calls,)
+            Each call's API.
+        identifier_codes : mapping of str to ndarray of int
+            Identifier kind -> per-call integer code (-1 when absent).
+        feature_set : FeatureSet
+        settings : LearningSettings, optional
+        """
+        settings = settings or LearningSettings()
+        specs = list(feature_set)
+        directions = [risk_direction(s) for s in specs]
+        steps = [_min_step(s) for s in specs]
+        groups_all = np.column_stack([identifier_codes[s.identifier] for s in specs])
+        ip_codes = identifier_codes["ip"]
+        detectors: dict[str, ApiDetector] = {}
+        for api in sorted(set(api_names.tolist())):
+            rows = np.flatnonzero(api_names == api)
+            n_ips = int(np.unique(ip_codes[rows][ip_codes[rows] >= 0]).size)
+            if rows.size < settings.min_events or n_ips < settings.min_identifiers:
+                detectors[api] = ApiDetector(
+                    api, STATUS_LEARNING, int(rows.size), n_ips,
+                    reason=f"{rows.size} calls from {n_ips} IPs; needs "
+                    f"{settings.min_events} calls from {settings.min_identifiers} IPs",
+                )  # fmt: skip
+                continue
+            model = ThresholdDetector(
+                normal_quantile=settings.normal_quantile,
+                extreme_quantile=settings.extreme_quantile,
+                extreme_margin=settings.extreme_margin,
+                min_steps=steps,
+                directions=directions,
+            ).fit(features[rows], groups=groups_all[rows])
+            thresholds = {}
+            for j, spec in enumerate(specs):
+                usable = model.n_identifiers_[j] >= settings.min_feature_identifiers
+                thresholds[spec.name] = FeatureThreshold(
+                    normal=float(model.normal_[j]) if usable else float("nan"),
+                    extreme=float(model.extreme_[j]) if usable else float("nan"),
+                    direction=directions[j],
+                    n_identifiers=int(model.n_identifiers_[j]),
+                )
+            detectors[api] = ApiDetector(api, STATUS_READY, int(rows.size), n_ips, thresholds)
+        return cls(feature_set, detectors, settings)
+
+    # ---- scoring ----------------------------------------------------------------------
+    def threshold_table(self, apis: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(Tn, Tx)`` arrays of shape (len(apis), n_features); NaN = disabled."""
+        names = self.feature_set.names
+        normal = np.full((len(apis), len(names)), np.nan)
+        extreme = np.full_like(normal, np.nan)
+        for i, api in enumerate(apis):
+            detector = self.detectors.get(api)
+            if detector is None or detector.status != STATUS_READY:
+                continue
+            for j, name in enumerate(names):
+                t = detector.thresholds.get(name)
+                if t is not None:
+                    normal[i, j], extreme[i, j] = t.normal, t.extreme
+        return normal, extreme
+
+    def score(
+        self, features: np.ndarray, api_index: np.ndarray, apis: list[str], chunk: int = 262_144
+    ) -> Scores:
+        """Score calls against their API's thresholds.
+
+        Parameters
+        ----------
+        features : ndarray of shape (n_calls, n_features)
+        api_index : ndarray of int, shape (n_calls,)
+            Each call's position in ``apis``.
+        apis : list of str
+            API names the index refers to.
+        chunk : int
+            Rows scored at a time (bounds memory).
+        """
+        n = features.shape[0]
+        normal, extreme = self.threshold_table(apis)
+        risk = np.zeros(n)
+        flagged = np.zeros(n, dtype=bool)
+        lead = np.full(n, -1, dtype=np.int64)
+        crossed_bits: list[np.ndarray] = []
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            severity = threshold_severity(
+                features[start:stop], normal[api_index[start:stop]],
+                extreme[api_index[start:stop]], self._low,
+            )  # fmt: skip
+            severity = self._apply_guards(severity, features[start:stop])
+            risk[start:stop] = severity.max(axis=1, initial=0.0)
+            crossed = severity >= NORMAL
+            by_type = np.zeros((stop - start, len(ATTACK_TYPES)), dtype=np.int64)
+            np.add.at(by_type.T, self._types, crossed.T)
+            flag = (risk[start:stop] >= EXTREME) | (
+                by_type.max(axis=1, initial=0) >= self.settings.min_normal_crossings
+            )
+            flagged[start:stop] = flag
+            lead[start:stop] = np.where(flag, severity.argmax(axis=1), -1)
+            crossed_bits.append(np.packbits(crossed & flag[:, None], axis=1))
+        attack_code, kinds, lead = self._attribute(features, flagged, lead, crossed_bits, chunk,
+                                                   normal, extreme, api_index)  # fmt: skip
+        return Scores(risk, flagged, attack_code, kinds, lead)
+
+    def _apply_guards(self, severity: np.ndarray, features: np.ndarray) -> np.ndarray:
+        for j, count_j in self._guard.items():
+            severity[:, j] = np.where(
+                features[:, count_j] >= self.settings.min_ratio_calls, severity[:, j], 0.0
+            )
+        return severity
+
+    def _attribute(self, features, flagged, lead, crossed_bits, chunk, normal, extreme, api_index):
+        """Attribute each distinct crossing pattern once and spread the answer."""
+        specs = list(self.feature_set)
+        n = len(flagged)
+        attack_code = np.full(n, -1, dtype=np.int64)
+        kinds = np.full(n, None, dtype=object)
+        rows = np.flatnonzero(flagged)
+        if rows.size == 0:
+            return attack_code, kinds, lead
+        bits = np.concatenate(crossed_bits)[rows]
+        keys = np.column_stack([lead[rows], bits.astype(np.int64)])
+        unique_keys, inverse = np.unique(keys, axis=0, return_inverse=True)
+        answers = []
+        for key in unique_keys:
+            crossed = np.flatnonzero(np.unpackbits(key[1:].astype(np.uint8))[: len(specs)])
+            lead_j = int(key[0])
+            # rank crossed features: the lead (largest severity) first, the rest after it
+            ranked = [(specs[lead_j], 2.0)] + [(specs[j], 1.0) for j in crossed if j != lead_j]
+            attack, carrier = attack_type_for_crossing(ranked)
+            answers.append((ATTACK_TYPES.index(attack), carrier.identifier, specs.index(carrier)))
+        codes = np.array([a[0] for a in answers])[inverse.ravel()]
+        attack_code[rows] = codes
+        kinds[rows] = np.array([a[1] for a in answers], dtype=object)[inverse.ravel()]
+        lead[rows] = np.array([a[2] for a in answers])[inverse.ravel()]
+        return attack_code, kinds, lead
+
+    # ---- plain data -----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Return thresholds and settings as plain JSON-ready data (NaN becomes null)."""
+        return {
+            "feature_spec_hash": self.feature_set.spec_hash,
+            "settings": asdict(self.settings),
+            "apis": {
+                api: {
+                    "status": d.status,
+                    "n_events": d.n_events,
+                    "n_identifiers": d.n_identifiers,
+                    "reason": d.reason,
+                    "thresholds": {
+                        name: {k: _json_number(v) for k, v in asdict(t).items()}
+                        for name, t in d.thresholds.items()
+                    },
+                }
+                for api, d in sorted(self.detectors.items())
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], feature_set: FeatureSet) -> DetectorSet:
+        """Rebuild from :meth:`to_dict` output for the given feature set."""
+        if data.get("feature_spec_hash") != feature_set.spec_hash:
+            raise ValueError("thresholds were learned for a different feature spec")
+        detectors = {}
+        for api, d in data["apis"].items():
+            thresholds = {
+                name: FeatureThreshold(**{k: _from_json_number(v) for k, v in t.items()})
+                for name, t in d.get("thresholds", {}).items()
+            }
+            detectors[api] = ApiDetector(
+                api, d["status"], d["n_events"], d["n_identifiers"], thresholds, d.get("reason", "")
+            )
+        return cls(feature_set, detectors, LearningSettings(**data["settings"]))
+
+
+def _min_step(spec: FeatureSpec) -> float:
+    return DEFAULT_MIN_STEPS.get(f"{spec.aggregation}:{spec.column}") or DEFAULT_MIN_STEPS.get(
+        spec.aggregation, 1.0
+    )
+
+
+def _ratio_guards(specs: list[FeatureSpec]) -> dict[int, int]:
+    """Ratio/novelty feature index -> index of the call count over the same calls."""
+    guards = {}
+    for j, spec in enumerate(specs):
+        if spec.aggregation not in ("ratio", "novelty"):
+            continue
+        counts = [
+            (abs(other.window_s - spec.window_s), k)
+            for k, other in enumerate(specs)
+            if other.aggregation == "count" and other.where is None
+            and other.identifier == spec.identifier and other.scope == spec.scope
+        ]  # fmt: skip
+        if counts:
+            guards[j] = min(counts)[1]
+    return guards
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _from_json_number(value: Any) -> Any:
+    return float("nan") if value is None else value
