@@ -393,7 +393,7 @@ def resolve_apis(events: pd.DataFrame, catalogue: Catalogue) -> pd.Series:
         api = catalogue.apis[index]
         path_ok = _under_base_path(path_array, api.base_path)
         if api.extensions:
-            path_ok &= _has_extension(path_array, api.extensions)
+            path_ok = path_ok & _has_extension(path_array, api.extensions)
         rows = np.append(path_ok, False)[path_codes]  # code -1 (null path) -> False
         if api.hosts:
             host_ok = np.array([_host_matches(h, api.hosts) for h in host_list] + [False])
