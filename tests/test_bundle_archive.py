@@ -206,3 +206,9 @@ def test_gzip_of_something_that_is_not_tar_is_refused(tmp_path):
     with gzip.open(path, "wb") as handle:
         handle.write(b"hello, this is not a tar archive" * 40)
     assert refusal(path).startswith("corrupt or truncated bundle archive")
+
+
+def test_archive_without_a_manifest_says_so(tmp_path):
+    """An archive of loose files without a manifest is refused as not a bundle."""
+    path = build_archive(tmp_path / "loose.tar.gz", {"thresholds.json": b"{}", "m/x.json": b"{}"})
+    assert refusal(path).startswith("not a bundle: manifest.json is missing")

@@ -223,8 +223,9 @@ def _read_member(
 
 
 def _strip_top_directory(files: dict[str, bytes], origin: Path) -> dict[str, bytes]:
-    if not files or MANIFEST_NAME in files:
-        return files
+    has_manifest = any(name.rsplit("/", 1)[-1] == MANIFEST_NAME for name in files)
+    if not has_manifest or MANIFEST_NAME in files:
+        return files  # verification names what is missing
     tops = {name.split("/", 1)[0] for name in files}
     if len(tops) != 1 or any("/" not in name for name in files):
         raise BundleError(f"{origin}: the archive must hold one bundle directory")
