@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Declare ``apibehave report usage`` (and room for further report kinds)."""
-    kinds = parser.add_subparsers(dest="report", metavar="REPORT", parser_class=type(parser))
+    kinds = parser.add_subparsers(dest="report", parser_class=type(parser))
     kinds.required = True
     usage = kinds.add_parser(
         "usage",
@@ -32,6 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     usage.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
     usage.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     usage.set_defaults(_report=_run_usage)
+    kinds.metavar = "{" + ",".join(kinds.choices) + "}"  # names the kinds in errors too
 
 
 def run(args: argparse.Namespace) -> int:
