@@ -20,6 +20,7 @@ _MONTHS = {
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
     )
 }
+_DECIMAL = re.compile(r"^([+-]?)(\d{1,12})(?:\.(\d*))?$")
 _TIME_LOCAL = re.compile(
     r"^(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))? ([+-])(\d{2}):?(\d{2})$"
 )
@@ -40,10 +41,9 @@ def parse_time(value: object) -> int | None:
     text = value.strip()
     if not text or text == "-":
         return None
-    try:
-        return _from_seconds(float(text))
-    except ValueError:
-        pass
+    decimal = _DECIMAL.match(text)
+    if decimal:
+        return _from_decimal(decimal)
     match = _TIME_LOCAL.match(text)
     if match:
         return _from_time_local(match)
@@ -54,6 +54,14 @@ def parse_time(value: object) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return _nanos(moment)
+
+
+def _from_decimal(match: re.Match[str]) -> int | None:
+    """Exact nanoseconds from a decimal string such as nginx's ``$msec``."""
+    sign, whole, fraction = match.groups()
+    nanos = int(whole) * 1_000_000_000 + int((fraction or "")[:9].ljust(9, "0"))
+    nanos = -nanos if sign == "-" else nanos
+    return nanos if abs(nanos) < 2**63 else None
 
 
 def _from_seconds(seconds: float) -> int | None:

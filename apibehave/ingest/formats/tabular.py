@@ -85,7 +85,7 @@ def _read_csv(path: Path) -> Iterator[Chunk]:
         invalid.append(Rejection.of(number, reason, row.text or ""))
         return "skip"
 
-    rows_before = 0
+    next_line = 2
     with open_source(path) as stream:
         try:
             reader = pacsv.open_csv(
@@ -100,8 +100,8 @@ def _read_csv(path: Path) -> Iterator[Chunk]:
             )
             for batch in reader:
                 frame = batch.to_pandas(types_mapper={pa.string(): STRING_DTYPE}.get)
-                lines = np.arange(len(frame)) + rows_before + 2 + len(invalid)
-                rows_before += len(frame)
+                lines = _line_numbers(next_line, len(frame), {r.line for r in invalid})
+                next_line = int(lines[-1]) + 1 if len(lines) else next_line
                 chunk = _checked_chunk(frame, lines, _csv_raw(frame), source=str(path))
                 chunk.rejections = sorted(chunk.rejections + invalid, key=lambda r: r.line)
                 chunk.lines = len(frame) + len(invalid)
@@ -111,6 +111,14 @@ def _read_csv(path: Path) -> Iterator[Chunk]:
             raise UserError(f"{path}: not a readable CSV event file ({exc})") from exc
     if invalid:
         yield Chunk(events=_empty(path), rejections=list(invalid), lines=len(invalid))
+
+
+def _line_numbers(start: int, n: int, skipped: set[int]) -> np.ndarray:
+    """Return the first ``n`` line numbers from ``start`` on that are not in ``skipped``."""
+    candidates = np.arange(start, start + n + len(skipped), dtype=np.int64)
+    if skipped:
+        candidates = candidates[~np.isin(candidates, np.fromiter(skipped, np.int64))]
+    return candidates[:n]
 
 
 def _read_jsonl(path: Path) -> Iterator[Chunk]:
