@@ -8,8 +8,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from apibehave.bundle import BundleError, ReadLimits, load_bundle, pack_bundle, write_bundle
 
@@ -95,16 +93,12 @@ def test_archive_missing_only_its_gzip_trailer_is_refused(archive):
     assert refusal(archive).startswith("corrupt or truncated bundle archive")
 
 
-@settings(max_examples=20, deadline=None)
-@given(position=st.floats(0.0, 1.0, exclude_max=True), bit=st.integers(0, 7))
-def test_any_flipped_bit_in_an_archive_is_refused(tmp_path_factory, position, bit):
-    """Flipping any single bit of a packed bundle makes loading fail, never succeed."""
-    folder = tmp_path_factory.mktemp("flip")
-    bundle_dir = write_bundle(folder / "b", {"t.json": {"a": list(range(50))}}, FIELDS)
-    archive = pack_bundle(bundle_dir)
+@pytest.mark.parametrize("where", [0.2, 0.4, 0.6, 0.8])
+def test_flipped_bit_inside_the_compressed_stream_is_refused(archive, where):
+    """A bit flipped inside the compressed data fails decompression or the gzip CRC."""
     data = bytearray(archive.read_bytes())
-    index = int(position * len(data))
-    data[index] ^= 1 << bit
+    body_start, body_end = 10, len(data) - 9  # gzip header; last deflate byte and trailer
+    data[body_start + int((body_end - body_start) * where)] ^= 0x10
     archive.write_bytes(bytes(data))
     with pytest.raises(BundleError):
         load_bundle(archive)

@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apibehave.bundle import (
     BUNDLE_FORMAT,
@@ -77,6 +79,28 @@ def test_flipped_byte_in_a_payload_is_refused(bundle):
     data[100] ^= 0x01
     model.write_bytes(bytes(data))
     assert refusal(bundle) == "checksum mismatch: models/login.onnx was modified or corrupted"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_flipped_bit_in_any_sealed_file_is_refused(bundle, data):
+    """Flipping any bit of any payload file or of the manifest makes verification fail."""
+    names = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file())
+    name = data.draw(st.sampled_from(names))
+    path = bundle / name
+    original = path.read_bytes()
+    index = data.draw(st.integers(0, len(original) - 1))
+    bit = data.draw(st.integers(0, 7))
+    flipped = bytearray(original)
+    flipped[index] ^= 1 << bit
+    path.write_bytes(bytes(flipped))
+    try:
+        with pytest.raises(BundleError):
+            load_bundle(bundle)
+    finally:
+        path.write_bytes(original)
 
 
 def test_edited_thresholds_are_refused_with_a_reseal_hint(bundle):

@@ -11,6 +11,7 @@ from apibehave.bundle.errors import BundleError
 from apibehave.bundle.layout import MANIFEST_NAME, MANIFEST_SUM_NAME
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_SUM_LINE = re.compile(rb"([0-9a-f]{64}) [ *]" + re.escape(MANIFEST_NAME.encode()) + rb"\n?")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -97,13 +98,9 @@ def parse_manifest_sum(text: bytes) -> str:
     Raises
     ------
     BundleError
-        When the file is not one ``<sha256>  manifest.json`` line.
+        When the file is not exactly one ``<sha256>  manifest.json`` line.
     """
-    try:
-        line = text.decode("ascii").strip()
-    except UnicodeDecodeError:
-        line = ""
-    parts = line.split()
-    if len(parts) != 2 or not is_sha256_hex(parts[0]) or parts[1].lstrip("*") != MANIFEST_NAME:
+    match = _SUM_LINE.fullmatch(text)
+    if match is None:
         raise BundleError(f"malformed {MANIFEST_SUM_NAME}: expected '<sha256>  {MANIFEST_NAME}'")
-    return parts[0]
+    return match.group(1).decode("ascii")
