@@ -31,11 +31,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from apibehave.features.codegen import (
+    CallLayout,
+    GroupLayout,
+    distinct_key,
+    generate_group,
+    layout_group,
+)
 from apibehave.features.derive import (
     REQUEST_PREDICATE_FUNCTIONS,
     RESPONSE_PREDICATE_FUNCTIONS,
@@ -47,17 +54,7 @@ from apibehave.features.derive import (
     query_is_novel,
     query_names_of,
 )
-from apibehave.features.plan import (
-    GAP_MIN,
-    GAP_SQSUM,
-    GAP_SUM,
-    GroupPlan,
-    Primitive,
-    Recipe,
-    WindowPlan,
-    compile_plan,
-    predicate_side,
-)
+from apibehave.features.plan import GroupPlan, compile_plan
 from apibehave.features.spec import FeatureSet
 from apibehave.features.vocabulary import Vocabulary
 from apibehave.schema import IDENTIFIER_COLUMNS
@@ -67,15 +64,7 @@ _NS_PER_MS = 1_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _API_QUALIFIED = ("endpoint", "object_id")
 _NAN = math.nan
-
-# primitive access codes (how a window reads a primitive's value)
-_REQUESTS = 0  # calls in the window, the call itself included
-_REQUEST_SUM = 1  # difference of the group's request prefix sums
-_RESPONSE_SUM = 2  # the window's running response sums
-_DISTINCT = 3
-_MAX = 4
-_GAP_SUM = 5  # request prefix difference minus the first call's own gap
-_GAP_MIN = 6
+_FLAG_CACHE_SIZE = 4096
 
 
 def epoch_ns(ts: Any) -> int:
@@ -101,25 +90,13 @@ class _Call:
         self.resp: tuple | None = None
 
 
-class _Entry:
-    """One call in one group's history."""
-
-    __slots__ = ("call", "cum", "gap", "ts")
-
-    def __init__(self, ts: int, cum: list, gap: int, call: _Call) -> None:
-        self.ts = ts
-        self.cum = cum  # the group's request prefix sums before this call
-        self.gap = gap
-        self.call = call
-
-
 class _WindowState:
     """Running aggregates of one window of one identifier."""
 
     __slots__ = ("distinct", "gap_min", "left", "maxima", "resp")
 
-    def __init__(self, left: int, n_resp: int, n_distinct: int, n_max: int) -> None:
-        self.left = left
+    def __init__(self, n_resp: int, n_distinct: int, n_max: int) -> None:
+        self.left = 0
         self.resp = [0] * n_resp
         self.distinct: list[dict] = [{} for _ in range(n_distinct)]
         self.maxima: list[deque] = [deque() for _ in range(n_max)]
@@ -127,7 +104,7 @@ class _WindowState:
 
 
 class _GroupState:
-    """The history of one identifier (and API) and its windows."""
+    """The history of one identifier (and API): its calls ``(ts, cum, gap, call)``."""
 
     __slots__ = (
         "alive",
@@ -140,366 +117,74 @@ class _GroupState:
         "windows",
     )
 
-    def __init__(self, engine: _GroupEngine) -> None:
+    def __init__(self, layout: GroupLayout) -> None:
         self.alive = True
         self.base = 0  # seq of entries[0]
         self.next_seq = 0
-        self.entries: list[_Entry] = []
-        self.cum = [0] * engine.n_cum
+        self.entries: list[tuple] = []
+        self.cum = (0,) * len(layout.cum_fields)  # request prefix sums after the last call
         self.last_ts: int | None = None
         self.last_endpoint: str | None = None
         self.windows = [
-            _WindowState(0, len(w.resp_fields), len(w.distinct), len(w.maxima))
-            for w in engine.windows
+            _WindowState(len(resp), len(distinct), len(maxima))
+            for resp, distinct, maxima in zip(
+                layout.resp_slots, layout.distinct, layout.maxima, strict=True
+            )
         ]
-
-
-class _WindowEngine:
-    """The compiled layout of one window of one group."""
-
-    def __init__(
-        self,
-        plan: WindowPlan,
-        engine: _GroupEngine,
-        req_fields: list,
-        resp_fields: list,
-    ) -> None:
-        self.window_ns = plan.window_s * _NS_PER_S
-        self.resp_fields: list[int] = []  # indices into call.resp
-        self.distinct: list[tuple[str, int | None, bool]] = []  # (key, flag, on request)
-        self.maxima: list[tuple[int, bool]] = []  # (index in req/resp, on request)
-        self.has_gap_min = False
-        access: list[tuple[int, Any]] = []
-        slots: dict[Primitive, int] = {}
-        for primitive in plan.primitives:
-            slots[primitive] = len(access)
-            access.append(self._access(primitive, engine, req_fields, resp_fields))
-        self.access = access
-        self.finalizers = [
-            (recipe.index, _finalizer(recipe, [slots[p] for p in recipe.operands]))
-            for recipe in plan.recipes
-        ]
-
-    def _access(self, primitive: Primitive, engine: _GroupEngine, req_fields, resp_fields):
-        op, request = primitive.op, primitive.side == "request"
-        if op == "count" and primitive.where is None and request:
-            return (_REQUESTS, None)
-        if op in ("count", "sum"):
-            field = _field(primitive)
-            if request:
-                return (_REQUEST_SUM, engine.cum_index(field))
-            return (_RESPONSE_SUM, self._resp_slot(resp_fields.index(field)))
-        if op == GAP_SUM:
-            return (_GAP_SUM, (engine.cum_index(("gap",)), False))
-        if op == GAP_SQSUM:
-            return (_GAP_SUM, (engine.cum_index(("gap2",)), True))
-        if op == GAP_MIN:
-            self.has_gap_min = True
-            return (_GAP_MIN, None)
-        if op == "max":
-            fields = req_fields if request else resp_fields
-            self.maxima.append((fields.index(("sum", primitive.column)), request))
-            return (_MAX, len(self.maxima) - 1)
-        if op == "distinct":
-            key = primitive.column or ""
-            if engine.scope == "global" and key in _API_QUALIFIED:
-                key += "@api"
-            flag = None
-            if primitive.where is not None:
-                fields = (
-                    req_fields if predicate_side(primitive.where) == "request" else (resp_fields)
-                )
-                flag = fields.index(("flag", primitive.where))
-            self.distinct.append((key, flag, request))
-            return (_DISTINCT, len(self.distinct) - 1)
-        raise ValueError(f"unknown primitive {primitive}")
-
-    def _resp_slot(self, field_index: int) -> int:
-        if field_index not in self.resp_fields:
-            self.resp_fields.append(field_index)
-        return self.resp_fields.index(field_index)
-
-
-def _field(primitive: Primitive) -> tuple:
-    """Return the per-call or per-group field a count, sum or gap primitive adds up."""
-    if primitive.op == GAP_SUM:
-        return ("gap",)
-    if primitive.op == GAP_SQSUM:
-        return ("gap2",)
-    if primitive.op == "sum":
-        return ("sum", primitive.column)
-    return ("one",) if primitive.where is None else ("flag", primitive.where)
-
-
-def _finalizer(recipe: Recipe, slots: list[int]) -> Callable[[list], float]:
-    """Bind a recipe to its operand slots; the arithmetic of ``plan.finalize_scalar``."""
-    aggregation = recipe.aggregation
-    window_ms = float(recipe.window_s * 1000)
-    if aggregation in ("count", "distinct", "sum", "max"):
-        (a,) = slots
-        return lambda v: float(v[a])
-    if aggregation in ("ratio", "novelty"):
-        a, b = slots
-        return lambda v: v[a] / v[b] if v[b] else 0.0
-    if aggregation == "interarrival_mean":
-        a, b = slots
-        return lambda v: v[a] / (v[b] - 1) if v[b] > 1 else window_ms
-    if aggregation == "interarrival_min":
-        a, b = slots
-        return lambda v: float(v[a]) if v[b] > 1 else window_ms
-    a, b, c = slots
-
-    def cv(v: list) -> float:
-        gaps = v[c] - 1
-        gap_sum = v[a]
-        if gaps < 2 or gap_sum <= 0:
-            return 0.0
-        mean = gap_sum / gaps
-        variance = v[b] / gaps - mean * mean
-        return math.sqrt(variance if variance > 0.0 else 0.0) / mean
-
-    return cv
 
 
 class _GroupEngine:
-    """All identifiers of one (kind, scope) group: their table and the compiled windows."""
+    """All identifiers of one (kind, scope) group: their table and the generated code."""
 
     def __init__(
-        self,
-        plan: GroupPlan,
-        req_fields: list,
-        resp_fields: list,
-        max_identifiers: int,
-        sequence_gap_s: int,
+        self, plan: GroupPlan, calls: CallLayout, max_identifiers: int, sequence_gap_s: int
     ) -> None:
         self.kind = plan.kind
         self.column = IDENTIFIER_COLUMNS[plan.kind]
         self.scope = plan.scope
         self.retention_ns = plan.retention_s * _NS_PER_S
-        self.needs_sequence = plan.needs_sequence
-        self.sequence_gap_ns = sequence_gap_s * _NS_PER_S
         self.max_identifiers = max_identifiers
-        needed = {
-            _field(p)
-            for w in plan.windows
-            for p in w.primitives
-            if p.side == "request"
-            and p.op in ("count", "sum", GAP_SUM, GAP_SQSUM)
-            and not (p.op == "count" and p.where is None)
-        }
-        self.cum_from_call = [i for i, f in enumerate(req_fields) if f in needed]
-        self.extra_cum = sorted(needed - set(req_fields))
-        self.cum_fields = [req_fields[i] for i in self.cum_from_call] + self.extra_cum
-        self.windows = [_WindowEngine(w, self, req_fields, resp_fields) for w in plan.windows]
+        self.layout = layout_group(plan, calls)
+        self.source, self.step, self.respond = generate_group(
+            plan, self.layout, calls, sequence_gap_s
+        )
         self.table: OrderedDict[Any, _GroupState] = OrderedDict()
-
-    @property
-    def n_cum(self) -> int:
-        """Length of the group's request prefix-sum vector."""
-        return len(self.cum_fields)
-
-    def cum_index(self, field: tuple) -> int:
-        """Slot of a request field in the group's prefix sums."""
-        return self.cum_fields.index(field)
 
     def state_for(self, key: Any, ts: int) -> _GroupState:
         """Return the live state of an identifier, creating (and evicting) as needed."""
         table = self.table
         state = table.get(key)
-        if (
-            state is not None
-            and state.last_ts is not None
-            and (state.last_ts < ts - self.retention_ns)
-        ):
+        if state is not None and state.last_ts < ts - self.retention_ns:
             state.alive = False
             del table[key]
             state = None
         if state is None:
-            state = _GroupState(self)
+            state = _GroupState(self.layout)
             table[key] = state
             if len(table) > self.max_identifiers:
-                _, evicted = table.popitem(last=False)
-                evicted.alive = False
+                table.popitem(last=False)[1].alive = False
         else:
             table.move_to_end(key)
-        self._expire(ts)
-        return state
-
-    def _expire(self, ts: int) -> None:
-        """Drop up to two idle states from the least recently active end."""
-        table = self.table
+        # drop up to two idle states from the least recently active end
         bound = ts - self.retention_ns
         for _ in range(2):
-            if not table:
-                return
-            state = table[next(iter(table))]
-            if state.last_ts is None or state.last_ts >= bound:
-                return
+            oldest = table[next(iter(table))]
+            if oldest.last_ts is None or oldest.last_ts >= bound:
+                break
             table.popitem(last=False)
-            state.alive = False
+            oldest.alive = False
+        return state
 
-    def on_request(self, key: Any, call: _Call, vocab_bigrams, out: list) -> tuple:
+    def on_request(self, key: Any, call: _Call, bigrams: frozenset, out: list) -> tuple:
         """Add a call's request to an identifier's state and write its features into ``out``."""
-        ts = call.ts
-        state = self.state_for(key, ts)
-        last_ts = state.last_ts
-        gap = (ts - last_ts) // _NS_PER_MS if last_ts is not None else 0
-        values = [call.req[i] for i in self.cum_from_call]
-        for field in self.extra_cum:
-            if field[0] == "gap":
-                values.append(gap)
-            elif field[0] == "gap2":
-                values.append(gap * gap)
-            else:
-                novel = (
-                    last_ts is not None
-                    and ts - last_ts <= self.sequence_gap_ns
-                    and (state.last_endpoint, call.endpoint) not in vocab_bigrams
-                )
-                values.append(1 if novel else 0)
-        cum_before = state.cum
-        state.cum = cum_after = [a + b for a, b in zip(cum_before, values, strict=True)]
-        seq = state.next_seq
-        state.next_seq = seq + 1
-        entries = state.entries
-        entries.append(_Entry(ts, cum_before, gap, call))
-        state.last_ts = ts
-        state.last_endpoint = call.endpoint
-        base = state.base
-        for engine, window in zip(self.windows, state.windows, strict=True):
-            _slide(engine, window, entries, base, ts - engine.window_ns)
-            _add_request(engine, window, seq, call, gap)
-            _write_features(engine, window, entries, base, seq, cum_after, out)
+        state = self.state_for(key, call.ts)
+        seq = self.step(state, call, out, bigrams)
         oldest_needed = state.windows[-1].left  # windows sorted by length: last is longest
-        drop = oldest_needed - base
-        if drop > 64 and drop * 2 > len(entries):
-            del entries[:drop]
+        drop = oldest_needed - state.base
+        if drop > 64 and drop * 2 > len(state.entries):
+            del state.entries[:drop]
             state.base = oldest_needed
-        return (state, seq)
-
-    def on_response(self, state: _GroupState, seq: int, call: _Call) -> None:
-        """Add a call's response to the windows of its identifier that still hold it."""
-        if not state.alive:
-            return
-        resp = call.resp
-        for engine, window in zip(self.windows, state.windows, strict=True):
-            if seq < window.left:
-                continue
-            acc = window.resp
-            for slot, index in enumerate(engine.resp_fields):
-                acc[slot] += resp[index]
-            for (key, flag, on_request), counts in zip(
-                engine.distinct, window.distinct, strict=True
-            ):
-                if not on_request and (flag is None or resp[flag]):
-                    value = call.distinct.get(key)
-                    if value is not None:
-                        counts[value] = counts.get(value, 0) + 1
-            for (index, on_request), maxima in zip(engine.maxima, window.maxima, strict=True):
-                if not on_request:
-                    _insert_max(maxima, seq, resp[index])
-
-
-def _slide(engine: _WindowEngine, window: _WindowState, entries: list, base: int, bound: int):
-    """Move a window's start past the calls at or before ``bound``, undoing their share."""
-    left = window.left
-    while entries[left - base].ts <= bound:
-        call = entries[left - base].call
-        for (key, flag, on_request), counts in zip(engine.distinct, window.distinct, strict=True):
-            if on_request:
-                if flag is not None and not call.req[flag]:
-                    continue
-            elif call.resp is None or (flag is not None and not call.resp[flag]):
-                continue
-            value = call.distinct.get(key)
-            if value is not None:
-                remaining = counts[value] - 1
-                if remaining:
-                    counts[value] = remaining
-                else:
-                    del counts[value]
-        resp = call.resp
-        if resp is not None:
-            acc = window.resp
-            for slot, index in enumerate(engine.resp_fields):
-                acc[slot] -= resp[index]
-        left += 1
-    window.left = left
-
-
-def _add_request(engine: _WindowEngine, window: _WindowState, seq: int, call: _Call, gap: int):
-    for (key, flag, on_request), counts in zip(engine.distinct, window.distinct, strict=True):
-        if on_request and (flag is None or call.req[flag]):
-            value = call.distinct.get(key)
-            if value is not None:
-                counts[value] = counts.get(value, 0) + 1
-    for (index, on_request), maxima in zip(engine.maxima, window.maxima, strict=True):
-        if on_request:
-            _insert_max(maxima, seq, call.req[index])
-    if engine.has_gap_min:
-        minima = window.gap_min
-        while minima and minima[-1][1] >= gap:
-            minima.pop()
-        minima.append((seq, gap))
-
-
-def _write_features(
-    engine: _WindowEngine,
-    window: _WindowState,
-    entries: list,
-    base: int,
-    seq: int,
-    cum_after: list,
-    out: list,
-) -> None:
-    left = window.left
-    first = entries[left - base]
-    values: list = []
-    for code, arg in engine.access:
-        if code == _REQUESTS:
-            values.append(seq - left + 1)
-        elif code == _REQUEST_SUM:
-            values.append(cum_after[arg] - first.cum[arg])
-        elif code == _RESPONSE_SUM:
-            values.append(window.resp[arg])
-        elif code == _DISTINCT:
-            values.append(len(window.distinct[arg]))
-        elif code == _MAX:
-            maxima = window.maxima[arg]
-            while maxima and maxima[0][0] < left:
-                maxima.popleft()
-            values.append(maxima[0][1] if maxima else 0)
-        elif code == _GAP_SUM:
-            index, squared = arg
-            own = first.gap * first.gap if squared else first.gap
-            values.append(cum_after[index] - first.cum[index] - own)
-        else:
-            minima = window.gap_min
-            while minima and minima[0][0] <= left:
-                minima.popleft()
-            values.append(minima[0][1] if minima else 0)
-    for index, finalize in engine.finalizers:
-        out[index] = finalize(values)
-
-
-def _insert_max(maxima: deque, seq: int, value: int) -> None:
-    """Insert into a monotonic max deque (increasing seq, decreasing value)."""
-    if not maxima or maxima[-1][0] < seq:
-        while maxima and maxima[-1][1] <= value:
-            maxima.pop()
-        maxima.append((seq, value))
-        return
-    # a response that arrived out of order: insert in seq order, keep the invariant
-    items = list(maxima)
-    position = next(i for i, (s, _) in enumerate(items) if s > seq)
-    if items[position][1] >= value:
-        return
-    start = position
-    while start > 0 and items[start - 1][1] <= value:
-        start -= 1
-    items[start:position] = [(seq, value)]
-    maxima.clear()
-    maxima.extend(items)
+        return (self.respond, state, seq)
 
 
 class StreamingFeatures:
@@ -542,27 +227,35 @@ class StreamingFeatures:
         self.max_identifiers = max_identifiers
         self.max_pending = max_pending
         plan = compile_plan(feature_set)
-        self._req_fields, self._resp_fields = _call_fields(plan.groups)
-        self._req_predicates = [
-            (REQUEST_PREDICATE_FUNCTIONS[f[1]] if f[1] in REQUEST_PREDICATE_FUNCTIONS else f[1])
-            for f in self._req_fields
+        layout = _call_layout(plan.groups)
+        self._layout = layout
+        flags = [f[1] for f in sorted(layout.request, key=layout.request.__getitem__)][:-1]
+        self._request_judges = [
+            REQUEST_PREDICATE_FUNCTIONS[name] for name in flags if not name.startswith("novel_")
+        ]
+        self._novelty_flags = [name for name in flags if name.startswith("novel_")]
+        self._response_judges = [
+            RESPONSE_PREDICATE_FUNCTIONS[f[1]]
+            for f in sorted(layout.response, key=layout.response.__getitem__)
             if f[0] == "flag"
         ]
-        self._resp_judges = [
-            RESPONSE_PREDICATE_FUNCTIONS[f[1]] for f in self._resp_fields if f[0] == "flag"
+        self._request_flag_cache: dict[tuple[str, bool], tuple] = {}
+        self._response_flag_cache: dict[tuple[int, bool], tuple] = {}
+        self._distinct_keys = [
+            key.partition("@") for key in sorted(layout.distinct, key=layout.distinct.__getitem__)
         ]
         self._groups = [
-            _GroupEngine(
-                g, self._req_fields, self._resp_fields, max_identifiers, feature_set.sequence_gap_s
-            )
+            _GroupEngine(g, layout, max_identifiers, feature_set.sequence_gap_s)
             for g in plan.groups
         ]
-        self._distinct_keys = sorted(
-            {key for g in self._groups for w in g.windows for key, _, _ in w.distinct}
-        )
         self._n = len(feature_set)
         self._clock = -(2**63)
         self._pending: OrderedDict[Any, tuple[_Call, list]] = OrderedDict()
+
+    @property
+    def generated_source(self) -> str:
+        """The Python generated for every group (see :mod:`apibehave.features.codegen`)."""
+        return "\n".join(f"# {g.kind}/{g.scope}\n{g.source}" for g in self._groups)
 
     @property
     def feature_names(self) -> list[str]:
@@ -605,8 +298,7 @@ class StreamingFeatures:
             if not present(identifier):
                 continue
             key = identifier if group.scope == "global" else (identifier, call.api)
-            state, seq = group.on_request(key, call, bigrams, out)
-            memberships.append((group, state, seq))
+            memberships.append(group.on_request(key, call, bigrams, out))
         if handle is not None:
             pending = self._pending
             pending[handle] = (call, memberships)
@@ -643,14 +335,14 @@ class StreamingFeatures:
         if found is None:
             return False
         call, memberships = found
-        status = int(status)
-        is_login = call.is_login
-        resp: list = [1]
-        resp.extend(1 if judge(status, is_login) else 0 for judge in self._resp_judges)
-        resp.append(int(resp_bytes or 0))
-        call.resp = tuple(resp)
-        for group, state, seq in memberships:
-            group.on_response(state, seq, call)
+        key = (int(status), call.is_login)
+        flags = self._response_flag_cache.get(key)
+        if flags is None:
+            flags = (1, *(1 if judge(*key) else 0 for judge in self._response_judges))
+            self._response_flag_cache[key] = flags
+        call.resp = (*flags, int(resp_bytes or 0))
+        for respond, state, seq in memberships:
+            respond(state, seq, call)
         return True
 
     def _describe(self, event: Mapping[str, Any], ts: int) -> _Call:
@@ -665,20 +357,22 @@ class StreamingFeatures:
         call.is_login = is_login
         method = event["method"]
         vocabulary = self.vocabulary.for_api(api)
-        req: list = []
-        for judge in self._req_predicates:
-            if judge == "novel_endpoint":
-                req.append(0 if endpoint in vocabulary.endpoints else 1)
-            elif judge == "novel_query":
-                names = query_names_of(event.get("query"))
-                req.append(1 if query_is_novel(names, vocabulary.query_names) else 0)
+        key = (method, is_login)
+        flags = self._request_flag_cache.get(key)
+        if flags is None:
+            flags = tuple(1 if judge(method, is_login) else 0 for judge in self._request_judges)
+            if len(self._request_flag_cache) < _FLAG_CACHE_SIZE:
+                self._request_flag_cache[key] = flags
+        novelty = []
+        for name in self._novelty_flags:
+            if name == "novel_endpoint":
+                novelty.append(0 if endpoint in vocabulary.endpoints else 1)
             else:
-                req.append(1 if judge(method, is_login) else 0)
-        req.append(int(event.get("req_bytes") or 0))
-        call.req = req
-        distinct: dict[str, Any] = {}
-        for key in self._distinct_keys:
-            column, _, qualified = key.partition("@")
+                names = query_names_of(event.get("query"))
+                novelty.append(1 if query_is_novel(names, vocabulary.query_names) else 0)
+        call.req = (*flags, *novelty, int(event.get("req_bytes") or 0))
+        distinct: list = []
+        for column, _, qualified in self._distinct_keys:
             if column == "endpoint":
                 value: Any = endpoint
             elif column == "object_id":
@@ -691,8 +385,8 @@ class StreamingFeatures:
                     value = None
             if qualified and value is not None:
                 value = (api, value)
-            distinct[key] = value
-        call.distinct = distinct
+            distinct.append(value)
+        call.distinct = tuple(distinct)
         return call
 
     def replay(self, events: Iterable[Mapping[str, Any]]) -> np.ndarray:
@@ -717,13 +411,22 @@ class StreamingFeatures:
         return np.vstack(rows)
 
 
-def _call_fields(groups: Iterable[GroupPlan]) -> tuple[list, list]:
-    """Return the per-call request fields (flags, then ``req_bytes``) and response fields."""
+def _call_layout(groups: Iterable[GroupPlan]) -> CallLayout:
+    """Lay out the per-call tuples.
+
+    ``call.req``: request flags (novelty last), then ``req_bytes``; ``call.resp``: 1, the
+    response flags, then ``resp_bytes``; ``call.distinct``: the value of each distinct key.
+    """
     request_flags: list[str] = []
     response_flags: list[str] = []
+    distinct: list[str] = []
     for group in groups:
         for window in group.windows:
             for primitive in window.primitives:
+                if primitive.op == "distinct":
+                    key = distinct_key(primitive, group.scope)
+                    if key not in distinct:
+                        distinct.append(key)
                 where = primitive.where
                 if where is None or where == "novel_sequence":
                     continue
@@ -732,6 +435,11 @@ def _call_fields(groups: Iterable[GroupPlan]) -> tuple[list, list]:
                         response_flags.append(where)
                 elif where not in request_flags:
                     request_flags.append(where)
-    req_fields = [("flag", name) for name in request_flags] + [("sum", "req_bytes")]
-    resp_fields = [("one",)] + [("flag", name) for name in response_flags] + [("sum", "resp_bytes")]
-    return req_fields, resp_fields
+    request_flags.sort(key=lambda name: name.startswith("novel_"))  # novelty flags last
+    request = [("flag", name) for name in request_flags] + [("sum", "req_bytes")]
+    response = [("one",)] + [("flag", name) for name in response_flags] + [("sum", "resp_bytes")]
+    return CallLayout(
+        request={field: i for i, field in enumerate(request)},
+        response={field: i for i, field in enumerate(response)},
+        distinct={key: i for i, key in enumerate(distinct)},
+    )
