@@ -145,7 +145,7 @@ def test_login_paths_are_guessed_from_post_endpoints() -> None:
 
 
 def test_names_are_unique_valid_and_host_prefixed_when_hosts_differ() -> None:
-    """Each host gets its own APIs, named with the host's first label, hosts recorded."""
+    """The same base path on two hosts gives two APIs named with each host's first label."""
     calls = [("GET", "/v1/items/1", 200)] * 20
     events = pd.concat(
         [make_events(calls, host="shop.example.com"), make_events(calls, host="Admin.example.com")],
@@ -155,6 +155,20 @@ def test_names_are_unique_valid_and_host_prefixed_when_hosts_differ() -> None:
     assert sorted(catalogue.names) == ["admin-v1-items", "shop-v1-items"]
     assert catalogue["shop-v1-items"].hosts == ("shop.example.com",)
     assert Catalogue.from_dict(catalogue.to_dict()) == catalogue
+
+
+def test_distinct_base_paths_on_several_hosts_keep_plain_names() -> None:
+    """Hosts prefix a name only when the same base path name arises on several hosts."""
+    events = pd.concat(
+        [
+            make_events([("GET", "/v1/items/1", 200)] * 20, host="shop.example.com"),
+            make_events([("GET", "/files/v1/2", 200)] * 20, host="files.example.com"),
+        ],
+        ignore_index=True,
+    )
+    catalogue = discover(events, min_calls=10)
+    assert sorted(catalogue.names) == ["files-v1", "v1-items"]
+    assert catalogue["files-v1"].hosts == ("files.example.com",)
 
 
 def test_single_host_and_no_host_give_plain_names() -> None:

@@ -15,7 +15,8 @@ Works like PingIntelligence's API discovery:
 5. Static assets (``.css``, ``.js``, images, fonts...) form one ``static`` API per host,
    which claims them wherever they live through its ``extensions``; or are left out.
 6. Names come from base paths (``/v1/accounts`` -> ``v1-accounts``, ``/`` -> ``root``),
-   made unique; with more than one host, the host's first label leads the name.
+   made unique; when the same name arises on several hosts, the host's first label leads
+   it (``shop-v1-accounts``).
 7. Login paths are guessed: POST endpoints whose template holds login, logon, signin,
    sign-in, auth (not author), token or session. They are guesses; review them.
 """
@@ -126,7 +127,6 @@ def discover(
     if static == "exclude":
         endpoints = [e for e in endpoints if not e.static]
     hosts = sorted({e.host for e in endpoints})
-    multi_host = len(hosts) > 1
     proposals: list[tuple[str, str, tuple[str, ...], list[_Endpoint]]] = []
     for host in hosts:
         on_host = [e for e in endpoints if e.host == host]
@@ -135,7 +135,7 @@ def discover(
             proposals.append((host, "/", extensions, static_eps))
         for base, members in _roll_up([e for e in on_host if not e.static], min_calls):
             proposals.append((host, base, (), members))
-    return _catalogue(proposals, multi_host)
+    return _catalogue(proposals)
 
 
 def _check_settings(
@@ -240,20 +240,21 @@ def _roll_up(endpoints: list[_Endpoint], min_calls: int) -> list[tuple[str, list
     return list(final.items())
 
 
-def _catalogue(
-    proposals: list[tuple[str, str, tuple[str, ...], list[_Endpoint]]], multi_host: bool
-) -> Catalogue:
+def _catalogue(proposals: list[tuple[str, str, tuple[str, ...], list[_Endpoint]]]) -> Catalogue:
     proposals.sort(key=lambda p: (-sum(e.calls for e in p[3]), p[0], p[1]))
+    stems = ["static" if p[2] else _name_from_base_path(p[1]) for p in proposals]
+    hosts_of_stem: dict[str, set[str]] = {}
+    for stem, proposal in zip(stems, proposals, strict=True):
+        hosts_of_stem.setdefault(stem, set()).add(proposal[0])
     taken: set[str] = set()
     apis = []
-    for host, base, extensions, members in proposals:
-        stem = "static" if extensions else _name_from_base_path(base)
-        if multi_host and host:
-            stem = f"{_host_label(host)}-{stem}"
+    for stem, (host, base, extensions, members) in zip(stems, proposals, strict=True):
+        shared = host and len(hosts_of_stem[stem]) > 1
+        name = _unique(f"{_host_label(host)}-{stem}" if shared else stem, taken)
         members = sorted(members, key=lambda e: (-e.calls, e.template))
         apis.append(
             ApiSpec(
-                name=_unique(stem, taken),
+                name=name,
                 base_path=base,
                 hosts=(host,) if host else (),
                 extensions=extensions,
