@@ -17,7 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "features": {"common", "schema", "features"},
     "reports": {"common", "schema", "reports"},
     "detect": {"common", "schema", "features", "detect"},
-    "bundle": {"common", "schema", "detect", "bundle"},
+    "bundle": {"common", "schema", "features", "detect", "bundle"},
     "engine": {"common", "schema", "features", "detect", "bundle", "engine"},
     "enforce": {"common", "schema", "features", "detect", "bundle", "engine", "reports",
                 "enforce"},

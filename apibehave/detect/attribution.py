@@ -27,8 +27,13 @@ _FLOOD_WINDOW_S = 60
 
 
 def risk_direction(spec: FeatureSpec) -> Direction:
-    """Return ``low`` for features where a small value is suspicious (inter-arrival)."""
-    return "low" if spec.aggregation.startswith("interarrival") else "high"
+    """Return ``low`` where a small value is suspicious (mean and least inter-arrival time).
+
+    The inter-arrival coefficient of variation reads as burstiness (high is suspicious):
+    it is 0 for a client with fewer than two gaps, so "low" would flag every quiet client.
+    """
+    low = spec.aggregation in ("interarrival_mean", "interarrival_min")
+    return "low" if low else "high"
 
 
 def attack_type_of(spec: FeatureSpec) -> AttackType:

@@ -57,7 +57,7 @@ class LearningSettings:
         A ratio or novelty feature counts only once its window holds this many calls.
     min_normal_crossings : int
         Without an extreme crossing, this many normal crossings pointing to the same
-        attack type make a block.
+        attack type make a block; 0 (the default) blocks on extreme crossings only.
     """
 
     normal_quantile: float = 0.99
@@ -67,7 +67,7 @@ class LearningSettings:
     min_identifiers: int = 10
     min_feature_identifiers: int = 3
     min_ratio_calls: int = 10
-    min_normal_crossings: int = 2
+    min_normal_crossings: int = 0
 
 
 @dataclass
@@ -252,9 +252,9 @@ class DetectorSet:
             crossed = severity >= NORMAL
             by_type = np.zeros((stop - start, len(ATTACK_TYPES)), dtype=np.int64)
             np.add.at(by_type.T, self._types, crossed.T)
-            flag = (risk[start:stop] >= EXTREME) | (
-                by_type.max(axis=1, initial=0) >= self.settings.min_normal_crossings
-            )
+            flag = risk[start:stop] >= EXTREME
+            if self.settings.min_normal_crossings > 0:
+                flag |= by_type.max(axis=1, initial=0) >= self.settings.min_normal_crossings
             flagged[start:stop] = flag
             lead[start:stop] = np.where(flag, severity.argmax(axis=1), -1)
             crossed_bits.append(np.packbits(crossed & flag[:, None], axis=1))

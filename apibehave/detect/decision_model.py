@@ -1,0 +1,43 @@
+"""Everything the engine needs to decide: features, vocabulary, detectors, catalogue, policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apibehave.detect.model import DetectorSet
+from apibehave.detect.policy import DecisionPolicy
+from apibehave.features.prepare import FeatureContext
+from apibehave.features.spec import FeatureSet
+from apibehave.features.vocabulary import Vocabulary
+from apibehave.schema.catalogue import Catalogue
+
+
+@dataclass(frozen=True)
+class DecisionModel:
+    """A trained, deployable decision model: what a bundle holds.
+
+    Attributes
+    ----------
+    feature_set : FeatureSet
+        The features, declared once.
+    vocabulary : Vocabulary
+        Per-API learned vocabulary (novelty features).
+    detectors : DetectorSet
+        Per-API thresholds and their status.
+    catalogue : Catalogue
+        The APIs (resolution, identifiers, login and decoy paths, modes).
+    policy : DecisionPolicy
+        TTLs and standing allow entries.
+    """
+
+    feature_set: FeatureSet
+    vocabulary: Vocabulary
+    detectors: DetectorSet
+    catalogue: Catalogue
+    policy: DecisionPolicy
+
+    def feature_context(self) -> FeatureContext:
+        """Return the per-API facts the feature engines need (login paths)."""
+        return FeatureContext(
+            login_paths={api.name: api.login_paths for api in self.catalogue if api.login_paths}
+        )

@@ -1,0 +1,1 @@
+"""What notebooks and the CLI call: train, replay, evaluate, tune, track, register."""

@@ -1,0 +1,94 @@
+"""MLflow tracking for workbench runs: where runs go and what a training run logs.
+
+MLflow is imported only here, and only when tracking is on, so runtime code never pays for
+it. The tracking URI is ``MLFLOW_TRACKING_URI`` when set, else the local SQLite store
+``sqlite:///mlruns/mlflow.db`` with artifacts under ``mlruns/``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from apibehave.common.errors import UserError
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
+
+
+def configure_tracking(experiment: str) -> Any:
+    """Point MLflow at the configured store and select (or create) ``experiment``.
+
+    Returns
+    -------
+    module
+        The imported ``mlflow`` module.
+
+    Raises
+    ------
+    UserError
+        When MLflow is not installed or the store cannot be opened.
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    try:
+        import mlflow
+    except ImportError as exc:  # the lean runtime has no MLflow
+        raise UserError(
+            "MLflow is not installed; install apibehave[workbench] or pass --no-track"
+        ) from exc
+    uri = os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    if uri == DEFAULT_TRACKING_URI:
+        Path("mlruns").mkdir(exist_ok=True)
+    try:
+        mlflow.set_tracking_uri(uri)
+        if mlflow.get_experiment_by_name(experiment) is None:
+            artifact_location = (
+                Path(DEFAULT_ARTIFACT_ROOT).resolve().as_uri()
+                if uri == DEFAULT_TRACKING_URI
+                else None
+            )
+            mlflow.create_experiment(experiment, artifact_location=artifact_location)
+        mlflow.set_experiment(experiment)
+    except Exception as exc:  # MLflow raises many kinds; the user needs one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot open the MLflow store {uri}: {first}") from exc
+    return mlflow
+
+
+@contextmanager
+def tracked_run(
+    experiment: str, run_name: str, tags: Mapping[str, str] | None = None
+) -> Iterator[Any]:
+    """Start an MLflow run (nested when one is active) tagged with the git commit."""
+    mlflow = configure_tracking(experiment)
+    all_tags = {"git_commit": git_commit() or "unknown", **dict(tags or {})}
+    nested = mlflow.active_run() is not None
+    with mlflow.start_run(run_name=run_name, nested=nested, tags=all_tags) as run:
+        yield run
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested settings into ``a.b.c`` keys for ``mlflow.log_params``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat |= flatten(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def git_commit() -> str | None:
+    """Return the current git commit of the working directory, if any."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None

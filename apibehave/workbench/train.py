@@ -1,0 +1,131 @@
+"""Train a decision model from any event log and export it as a verified bundle."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from apibehave.bundle.model_bundle import write_model_bundle
+from apibehave.common.errors import UserError
+from apibehave.detect.decision_model import DecisionModel
+from apibehave.detect.model import DetectorSet
+from apibehave.features.batch import compute_features
+from apibehave.features.default import DEFAULT_FEATURE_SET
+from apibehave.features.prepare import prepare_events
+from apibehave.features.spec import FeatureSet
+from apibehave.features.vocabulary import Vocabulary
+from apibehave.schema.catalogue import Catalogue, resolve_apis
+from apibehave.schema.events import IDENTIFIER_COLUMNS
+from apibehave.workbench.train_settings import TrainSettings
+
+_DIGEST_COLUMNS = ("ts", "client_ip", "method", "path", "status", "api", "host", "query",
+                   "req_bytes", "resp_bytes", "user_agent", "token", "cookie", "api_key",
+                   "username")  # fmt: skip
+
+
+@dataclass
+class TrainResult:
+    """A trained model and what it was trained on."""
+
+    model: DecisionModel
+    training_data_digest: str
+    n_events: int
+    seconds: float
+    api_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def train_model(
+    events: pd.DataFrame,
+    *,
+    catalogue: Catalogue | None = None,
+    settings: TrainSettings | None = None,
+    feature_set: FeatureSet = DEFAULT_FEATURE_SET,
+) -> TrainResult:
+    """Learn vocabulary and per-API thresholds from a training log.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events of the training period (labels, if any, are never read).
+    catalogue : Catalogue, optional
+        The APIs; without one, each event's own ``api`` column names its API.
+    settings : TrainSettings, optional
+        Learning settings and policy.
+    feature_set : FeatureSet
+        The features to learn on.
+
+    Raises
+    ------
+    UserError
+        When there are no events to train on.
+    """
+    started = time.perf_counter()
+    if len(events) == 0:
+        raise UserError("no events to train on (the training set is empty)")
+    settings = settings or TrainSettings()
+    catalogue = catalogue or Catalogue()
+    events = events.reset_index(drop=True)
+    apis = resolve_apis(events, catalogue) if len(catalogue) else events["api"]
+    resolved = events.assign(api=apis)
+    model_shell = DecisionModel(
+        feature_set, Vocabulary(), DetectorSet(feature_set, {}, settings.learning), catalogue,
+        settings.policy(),
+    )  # fmt: skip
+    prepared = prepare_events(resolved, model_shell.feature_context())
+    vocabulary = Vocabulary.fit(prepared, feature_set)
+    features = compute_features(prepared, feature_set, vocabulary).to_numpy()
+    codes = {
+        kind: prepared[column].cat.codes.to_numpy(dtype=np.int64)
+        for kind, column in IDENTIFIER_COLUMNS.items()
+    }
+    api_names = prepared["api"].astype(object).to_numpy()
+    detectors = DetectorSet.fit(features, api_names, codes, feature_set, settings.learning)
+    model = DecisionModel(feature_set, vocabulary, detectors, catalogue, settings.policy())
+    status = {
+        api: {"status": d.status, "n_events": d.n_events, "reason": d.reason}
+        for api, d in sorted(detectors.detectors.items())
+    }
+    return TrainResult(
+        model=model,
+        training_data_digest=events_digest(events),
+        n_events=len(events),
+        seconds=time.perf_counter() - started,
+        api_status=status,
+    )
+
+
+def export_bundle(
+    result: TrainResult,
+    out_dir: str | os.PathLike[str],
+    settings: TrainSettings,
+    *,
+    force: bool = False,
+    mlflow_run_id: str | None = None,
+) -> Path:
+    """Write a trained model as a sealed, verified bundle directory."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    fields: dict[str, Any] = {
+        "bundle_id": f"apibehave-{stamp}-{result.training_data_digest[:8]}",
+        "params_hash": settings.params_hash,
+        "training_data_digest": result.training_data_digest,
+        "extra": {"n_training_events": result.n_events},
+    }
+    if mlflow_run_id:
+        fields["mlflow_run_id"] = mlflow_run_id
+    return write_model_bundle(result.model, out_dir, fields, force=force)
+
+
+def events_digest(events: pd.DataFrame) -> str:
+    """SHA-256 over the contract columns of every event, in order (labels excluded)."""
+    columns = [c for c in _DIGEST_COLUMNS if c in events.columns]
+    hashed = pd.util.hash_pandas_object(events[columns], index=False).to_numpy()
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update(",".join(columns).encode())
+    return digest.hexdigest()

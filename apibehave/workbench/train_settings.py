@@ -1,0 +1,122 @@
+"""The ``train`` section of ``params.yaml``: typed, validated, with clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from apibehave.common.errors import UserError
+from apibehave.detect.model import LearningSettings
+from apibehave.detect.policy import DEFAULT_TTL_S, DecisionPolicy
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to learn a decision model.
+
+    Attributes
+    ----------
+    learning : LearningSettings
+        Threshold quantiles, margins and guards.
+    ttl_s : mapping of str to float
+        Block duration per identifier kind.
+    allow : tuple of (str, str)
+        Standing allow entries ``(kind, value)`` shipped in the bundle.
+    """
+
+    learning: LearningSettings = field(default_factory=LearningSettings)
+    ttl_s: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TTL_S))
+    allow: tuple[tuple[str, str], ...] = ()
+
+    def policy(self) -> DecisionPolicy:
+        """Return the decision policy these settings describe."""
+        return DecisionPolicy(ttl_s=self.ttl_s, allow=self.allow)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain data (what the params hash covers)."""
+        return {
+            "learning": asdict(self.learning),
+            "ttl_s": dict(self.ttl_s),
+            "allow": [list(a) for a in self.allow],
+        }
+
+    @property
+    def params_hash(self) -> str:
+        """SHA-256 of the canonical JSON of these settings."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def train_settings_from_params(path: str | os.PathLike[str] | None) -> TrainSettings:
+    """Read the ``train`` section of a params file (defaults when ``path`` is None).
+
+    Raises
+    ------
+    UserError
+        Naming the file and the key of the first mistake.
+    """
+    if path is None:
+        return TrainSettings()
+    source = Path(path)
+    if not source.is_file():
+        raise UserError(f"{source}: no such params file")
+    try:
+        document = yaml.safe_load(source.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"{source}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(document, Mapping):
+        raise UserError(f"{source}: the top level must be a mapping of sections")
+    section = document.get("train") or {}
+    return train_settings_from_dict(section, source=f"{source}: train")
+
+
+def train_settings_from_dict(section: Any, *, source: str = "train") -> TrainSettings:
+    """Validate a ``train`` section given as plain data."""
+    if not isinstance(section, Mapping):
+        raise UserError(f"{source}: must be a mapping")
+    known = {"learning", "ttl_s", "allow"}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise UserError(f"{source}.{unknown[0]}: unknown key; expected one of {sorted(known)}")
+    learning_data = section.get("learning") or {}
+    if not isinstance(learning_data, Mapping):
+        raise UserError(f"{source}.learning: must be a mapping")
+    learning_fields = {f.name: f.type for f in fields(LearningSettings)}
+    values: dict[str, Any] = {}
+    for key, value in learning_data.items():
+        if key not in learning_fields:
+            raise UserError(f"{source}.learning.{key}: unknown key")
+        want_int = learning_fields[key] in ("int", int)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UserError(f"{source}.learning.{key}: must be a number")
+        if want_int and not float(value).is_integer():
+            raise UserError(f"{source}.learning.{key}: must be a whole number")
+        values[key] = int(value) if want_int else float(value)
+    learning = LearningSettings(**values)
+    if not 0 < learning.normal_quantile <= learning.extreme_quantile <= 1:
+        raise UserError(f"{source}.learning: need 0 < normal_quantile <= extreme_quantile <= 1")
+    ttl = section.get("ttl_s") or {}
+    if not isinstance(ttl, Mapping):
+        raise UserError(f"{source}.ttl_s: must be a mapping of identifier kind to seconds")
+    allow = section.get("allow") or []
+    if not isinstance(allow, list) or not all(
+        isinstance(a, Mapping) and set(a) == {"kind", "value"} for a in allow
+    ):
+        raise UserError(f"{source}.allow: must be a list of {{kind: ..., value: ...}}")
+    try:
+        settings = TrainSettings(
+            learning=learning,
+            ttl_s=dict(DEFAULT_TTL_S) | dict(ttl),
+            allow=tuple((a["kind"], str(a["value"])) for a in allow),
+        )
+        settings.policy()
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}") from exc
+    return settings
