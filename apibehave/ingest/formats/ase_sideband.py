@@ -59,7 +59,7 @@ from apibehave.ingest.identifiers import (
     query_parameter,
     split_target,
 )
-from apibehave.ingest.jsonlines import iter_json_blocks, text_field
+from apibehave.ingest.jsonlines import JSON_BLOCK_BYTES, iter_json_blocks, text_field
 from apibehave.ingest.timeparse import SYNTHETIC_START, TIME_FIELDS, parse_time
 
 PAIRING_WINDOW = 100_000
@@ -69,7 +69,12 @@ _SYNTHETIC_START_NS = SYNTHETIC_START.value
 _SECOND_NS = 1_000_000_000
 
 
-def read_ase_sideband(stream: BinaryIO, *, pairing_window: int = PAIRING_WINDOW) -> Iterator[Chunk]:
+def read_ase_sideband(
+    stream: BinaryIO,
+    *,
+    pairing_window: int = PAIRING_WINDOW,
+    block_bytes: int = JSON_BLOCK_BYTES,
+) -> Iterator[Chunk]:
     """Read sideband request and response records and pair them into events.
 
     Parameters
@@ -79,6 +84,8 @@ def read_ase_sideband(stream: BinaryIO, *, pairing_window: int = PAIRING_WINDOW)
     pairing_window : int
         How many records a request waits for its response before it is written with
         status 0; bounds memory.
+    block_bytes : int
+        About how many bytes to parse at a time.
 
     Yields
     ------
@@ -86,7 +93,7 @@ def read_ase_sideband(stream: BinaryIO, *, pairing_window: int = PAIRING_WINDOW)
         Events completed so far (in request order) and the rejections of each block.
     """
     pairer = _Pairer(pairing_window)
-    for block in iter_json_blocks(stream):
+    for block in iter_json_blocks(stream, block_bytes):
         rejections = list(block.rejections)
         merged = 0
         for line_number, raw, record in block.records:

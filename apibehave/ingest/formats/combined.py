@@ -168,7 +168,7 @@ def _frame_from_scan(
 
 
 def _string_series(buf: np.ndarray, spans: np.ndarray, field: int, rows: np.ndarray) -> pd.Series:
-    offsets, data, valid = scan.gather(buf, spans, field, rows, field in scan.QUOTED_FIELDS)
+    offsets, data, valid = scan.gather(buf, spans, field, rows, field in scan.ESCAPED_FIELDS)
     validity = pa.py_buffer(np.packbits(valid, bitorder="little")) if not valid.all() else None
     array = pa.Array.from_buffers(
         pa.large_string(), len(rows), [validity, pa.py_buffer(offsets), pa.py_buffer(data)]

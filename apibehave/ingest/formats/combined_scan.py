@@ -24,8 +24,8 @@ import numpy as np
 
 F_IP, F_USER, F_METHOD, F_HOST, F_PATH, F_QUERY, F_PROTOCOL, F_REFERER, F_UA = range(9)
 N_FIELDS = 9
-QUOTED_FIELDS = frozenset({F_METHOD, F_HOST, F_PATH, F_QUERY, F_PROTOCOL, F_REFERER, F_UA})
-"""Fields taken from quoted text, where backslash escapes are undone."""
+ESCAPED_FIELDS = frozenset({F_USER, F_METHOD, F_HOST, F_PATH, F_QUERY, F_PROTOCOL, F_REFERER, F_UA})
+"""Fields where the server escapes ``"`` and ``\\`` with a backslash, undone on reading."""
 
 INVALID_TIME = np.iinfo(np.int64).min
 

@@ -56,7 +56,7 @@ from apibehave.ingest.identifiers import (
     query_parameter,
     split_target,
 )
-from apibehave.ingest.lines import iter_line_blocks, split_lines
+from apibehave.ingest.lines import DEFAULT_BLOCK_BYTES, iter_line_blocks, split_lines
 from apibehave.ingest.timeparse import SYNTHETIC_START
 
 CSIC_CLIENT_IP = "192.0.2.1"
@@ -94,6 +94,7 @@ def read_csic(
     start: pd.Timestamp = SYNTHETIC_START,
     step_s: float = 1.0,
     client_ip: str = CSIC_CLIENT_IP,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> Iterator[Chunk]:
     """Read CSIC 2010 style raw HTTP requests into events.
 
@@ -107,6 +108,8 @@ def read_csic(
         Seconds between consecutive requests on the synthetic clock.
     client_ip : str
         Address given to every request.
+    block_bytes : int
+        About how many bytes to read at a time.
 
     Yields
     ------
@@ -114,7 +117,7 @@ def read_csic(
         Events and rejections of about :data:`RECORDS_PER_CHUNK` requests.
     """
     parser = _CsicParser(pd.Timestamp(start).value, round(step_s * 1e9), client_ip)
-    for first_line, block in iter_line_blocks(stream):
+    for first_line, block in iter_line_blocks(stream, block_bytes):
         for offset, raw in enumerate(split_lines(block)):
             parser.feed(first_line + offset, raw.decode("utf-8", "replace"))
             if len(parser.events) + len(parser.rejections) >= RECORDS_PER_CHUNK:

@@ -49,26 +49,28 @@ from apibehave.ingest.identifiers import (
     query_parameter,
     split_target,
 )
-from apibehave.ingest.jsonlines import iter_json_blocks, text_field
+from apibehave.ingest.jsonlines import JSON_BLOCK_BYTES, iter_json_blocks, text_field
 from apibehave.ingest.timeparse import parse_time
 
 TIME_FIELDS = ("time_iso8601", "msec", "time_local", "timestamp", "ts", "@timestamp", "time")
 
 
-def read_nginx_json(stream: BinaryIO) -> Iterator[Chunk]:
+def read_nginx_json(stream: BinaryIO, *, block_bytes: int = JSON_BLOCK_BYTES) -> Iterator[Chunk]:
     """Read an nginx JSON access log block by block.
 
     Parameters
     ----------
     stream : binary file
         The (decompressed) log.
+    block_bytes : int
+        About how many bytes to parse at a time.
 
     Yields
     ------
     Chunk
         Events and rejections of one block of lines.
     """
-    for block in iter_json_blocks(stream):
+    for block in iter_json_blocks(stream, block_bytes):
         events: list[dict[str, object]] = []
         rejections = list(block.rejections)
         for line_number, raw, record in block.records:
