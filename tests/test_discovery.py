@@ -137,11 +137,17 @@ def test_every_discovered_call_resolves_to_its_own_api() -> None:
 
 
 def test_login_paths_are_guessed_from_post_endpoints() -> None:
-    """POST endpoints named like login/auth/token are guessed; GETs and 'authors' are not."""
+    """POST endpoints ending in login/token/sessions are guessed; GETs, logout, authors not."""
     calls = [("POST", "/v1/auth/login", 200)] * 20 + [("POST", "/v1/oauth/token", 200)] * 20
     calls += [("GET", "/v1/session/info", 200)] * 20 + [("POST", "/v1/authors", 201)] * 20
+    calls += [("POST", "/v1/auth/logout", 204)] * 20 + [("POST", "/v1/auth/password", 202)] * 20
+    calls += [("POST", "/v1/users/{id}/sessions".replace("{id}", "42"), 201)] * 20
     catalogue = discover(make_events(calls), depth=1, min_calls=10)
-    assert catalogue["v1"].login_paths == ("/v1/auth/login", "/v1/oauth/token")
+    assert catalogue["v1"].login_paths == (
+        "/v1/auth/login",
+        "/v1/oauth/token",
+        "/v1/users/{id}/sessions",
+    )
 
 
 def test_names_are_unique_valid_and_host_prefixed_when_hosts_differ() -> None:

@@ -17,8 +17,10 @@ Works like PingIntelligence's API discovery:
 6. Names come from base paths (``/v1/accounts`` -> ``v1-accounts``, ``/`` -> ``root``),
    made unique; when the same name arises on several hosts, the host's first label leads
    it (``shop-v1-accounts``).
-7. Login paths are guessed: POST endpoints whose template holds login, logon, signin,
-   sign-in, auth (not author), token or session. They are guesses; review them.
+7. Login paths are guessed: POST endpoints whose last named segment (ids skipped) holds
+   login, logon, signin, sign-in, auth (not author), token or session, so
+   ``/v1/auth/login`` and ``/oauth/token`` are guessed but ``/v1/auth/logout`` and
+   ``/v1/auth/password/reset`` are not. They are guesses; review them.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ STATIC_EXTENSIONS: tuple[str, ...] = (
 """File extensions of static assets (compared in lower case)."""
 
 LOGIN_WORDS = re.compile(r"log-?[io]n|sign-?in|auth(?!or)|token|session", re.IGNORECASE)
-"""Words in a POST endpoint's template that make it a login-path guess."""
+"""Words in the last named segment of a POST endpoint that make it a login-path guess."""
 
 StaticMode = Literal["group", "exclude"]
 ANY_HOST = ""
@@ -269,7 +271,13 @@ def _catalogue(proposals: list[tuple[str, str, tuple[str, ...], list[_Endpoint]]
 
 
 def _guess_login_templates(endpoints: Iterable[_Endpoint]) -> list[str]:
-    return [e.template for e in endpoints if "POST" in e.methods and LOGIN_WORDS.search(e.template)]
+    return [e.template for e in endpoints if "POST" in e.methods and _is_login_like(e.template)]
+
+
+def _is_login_like(template: str) -> bool:
+    """Whether the last segment that is not an id names a login (see :data:`LOGIN_WORDS`)."""
+    named = [s for s in template.split("/") if s and s != ID_PLACEHOLDER]
+    return bool(named) and LOGIN_WORDS.search(named[-1]) is not None
 
 
 def _name_from_base_path(base_path: str) -> str:
