@@ -274,3 +274,26 @@ def test_status_classes() -> None:
 def test_endpoint_stats_serialise_without_empty_status() -> None:
     """An endpoint without a status mix is written without a status key."""
     assert EndpointStats("/x", {"GET": 2}).to_dict() == {"template": "/x", "methods": {"GET": 2}}
+
+
+def test_extensions_claim_assets_below_any_base_path(tmp_path: Path) -> None:
+    """An API with extensions takes matching paths from a longer base path, not others."""
+    text = (
+        "apis:\n"
+        "  - {name: site, base_path: /}\n"
+        "  - {name: blog, base_path: /blog}\n"
+        "  - {name: static, base_path: /, extensions: [.CSS, .png]}\n"
+    )
+    catalogue = load_catalogue(_write(tmp_path, text))
+    assert catalogue["static"].extensions == (".css", ".png")
+    events = _events([("/blog/a.png", None, None), ("/blog/x.CSS", None, None),
+                      ("/blog/post", None, None), ("/a.pngx", None, None)])  # fmt: skip
+    assert resolve_apis(events, catalogue).tolist() == ["static", "static", "blog", "site"]
+    assert Catalogue.from_dict(catalogue.to_dict()) == catalogue
+
+
+def test_bad_extension_names_its_key(tmp_path: Path) -> None:
+    """An extension without a leading dot is refused, naming the key."""
+    path = _write(tmp_path, "apis:\n  - {name: s, extensions: [css]}\n")
+    with pytest.raises(CatalogueError, match=r"apis\[0\] \(s\)\.extensions\[0\]"):
+        load_catalogue(path)

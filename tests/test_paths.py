@@ -148,3 +148,14 @@ def test_scalar_and_vectorised_agree(paths: list[str | None]) -> None:
             assert template == template_path(path)
             expected = object_id(path)
             assert (pd.isna(found) and expected is None) or found == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(_path)
+def test_templating_is_idempotent_and_keeps_segment_count(path: str) -> None:
+    """A template templates to itself and has as many segments as its path."""
+    template = template_path(path)
+    assert template_path(template) == template
+    assert template.count("/") == path.count("/")
+    found = object_id(path)
+    assert found is None or found in path.split("/")
