@@ -17,10 +17,10 @@ segment between slashes is judged on its own, by the rules below, in this order:
    - **hex hash**: 16 or more hex digits (MD5, SHA-1, SHA-256, Mongo-style ids are 24);
    - **email**: ``local@domain.tld``, ``@`` possibly percent-encoded as ``%40``;
    - **JWT**: ``eyJ...`` three dot-separated base64url parts;
-   - **opaque token**: 20 or more of ``[A-Za-z0-9_+=-]`` where at least 0.4 of the
-     neighbouring character pairs change class between lower case, upper case and digit
-     (random base64 changes at about 0.6 per character; ``getUserAccountSettings2024`` at
-     0.28);
+   - **opaque token**: 20 or more of ``[A-Za-z0-9_+=-]`` with at least 0.4 class changes
+     per character, a change being two neighbouring characters of different classes
+     among lower case, upper case and digit (random base64 changes about 0.6 times per
+     character; ``getUserAccountSettings2024`` 0.27 times);
    - **code**: 8 or more of ``[A-Za-z0-9_-]`` of which at least half are digits
      (``ORD-2024-000123``, ``AB12345678``).
 
@@ -174,13 +174,15 @@ def template_paths(paths: pd.Series) -> pd.Series:
     """
     codes, uniques = _factorize(paths)
     if len(uniques) == 0:
-        return pd.Series(pd.array([None] * len(paths), dtype=STRING_DTYPE), index=paths.index)
+        return pd.Series(
+            pd.array([None] * len(paths), dtype=STRING_DTYPE), index=paths.index, name=paths.name
+        )
     lists, is_id = _judge_segments(uniques)
     segments = lists.flatten()
     replaced = pc.if_else(is_id, pa.scalar(ID_PLACEHOLDER, segments.type), segments)
     rebuilt = type(lists).from_arrays(lists.offsets, replaced)
     templates = pc.binary_join(rebuilt, pa.scalar("/", segments.type))
-    return _expand(templates, codes, paths.index)
+    return _expand(templates, codes, paths.index, paths.name)
 
 
 def object_ids(paths: pd.Series) -> pd.Series:
@@ -198,7 +200,9 @@ def object_ids(paths: pd.Series) -> pd.Series:
     """
     codes, uniques = _factorize(paths)
     if len(uniques) == 0:
-        return pd.Series(pd.array([None] * len(paths), dtype=STRING_DTYPE), index=paths.index)
+        return pd.Series(
+            pd.array([None] * len(paths), dtype=STRING_DTYPE), index=paths.index, name=paths.name
+        )
     lists, is_id = _judge_segments(uniques)
     segments = lists.flatten()
     owner = np.repeat(np.arange(len(uniques)), np.diff(lists.offsets.to_numpy()))
@@ -210,7 +214,7 @@ def object_ids(paths: pd.Series) -> pd.Series:
     picked[id_owner[last_of_owner]] = id_positions[last_of_owner]
     mask = pa.array(picked < 0)
     ids = pc.if_else(mask, pa.scalar(None, segments.type), segments.take(np.maximum(picked, 0)))
-    return _expand(ids, codes, paths.index)
+    return _expand(ids, codes, paths.index, paths.name)
 
 
 def _factorize(paths: pd.Series) -> tuple[np.ndarray, pa.LargeStringArray]:
@@ -286,10 +290,12 @@ def _token_or_code(values: pa.LargeBinaryArray) -> np.ndarray:
     return token | code
 
 
-def _expand(values: pa.Array, codes: np.ndarray, index: pd.Index) -> pd.Series:
+def _expand(values: pa.Array, codes: np.ndarray, index: pd.Index, name: object) -> pd.Series:
     """Map per-unique results back to the rows; code -1 (a null path) gives null."""
     missing = codes < 0
     taken = values.take(pa.array(np.where(missing, 0, codes), type=pa.int64()))
     if missing.any():
         taken = pc.if_else(pa.array(missing), pa.scalar(None, taken.type), taken)
-    return pd.Series(pd.array(taken.cast(pa.large_string()), dtype=STRING_DTYPE), index=index)
+    return pd.Series(
+        pd.array(taken.cast(pa.large_string()), dtype=STRING_DTYPE), index=index, name=name
+    )
