@@ -297,3 +297,11 @@ def test_bad_extension_names_its_key(tmp_path: Path) -> None:
     path = _write(tmp_path, "apis:\n  - {name: s, extensions: [css]}\n")
     with pytest.raises(CatalogueError, match=r"apis\[0\] \(s\)\.extensions\[0\]"):
         load_catalogue(path)
+
+
+def test_catalogue_objects_are_hashable_values(tmp_path: Path) -> None:
+    """Loaded catalogues hash and compare by value, endpoints included."""
+    first = load_catalogue(_write(tmp_path, FULL_YAML))
+    second = load_catalogue(_write(tmp_path, FULL_YAML))
+    assert first == second and hash(first) == hash(second)
+    assert len({first.apis[0], second.apis[0]}) == 1

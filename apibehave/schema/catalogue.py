@@ -123,6 +123,11 @@ class EndpointStats:
     methods: Mapping[str, int] = field(default_factory=dict)
     status: Mapping[str, int] = field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        return hash(
+            (self.template, tuple(sorted(self.methods.items())), tuple(sorted(self.status.items())))
+        )
+
     @property
     def calls(self) -> int:
         """Total calls over all methods."""
@@ -265,6 +270,42 @@ class Catalogue:
         """Return the identifier rules of API ``name``; the defaults when it is unknown."""
         api = self.get(name) if name is not None else None
         return api.identifiers if api is not None else IdentifierRules()
+
+    def resolve_api(
+        self, host: str | None, path: str | None, own_api: str | None = None
+    ) -> str | None:
+        """Return the API of one call, by the rules of :func:`resolve_apis` (same answers).
+
+        Parameters
+        ----------
+        host : str or None
+            The call's Host header.
+        path : str or None
+            The call's path.
+        own_api : str or None
+            The call's own ``api`` value, which wins when non-empty.
+        """
+        if isinstance(own_api, str) and own_api.strip():
+            return own_api
+        if not isinstance(path, str):
+            return None
+        host_norm = host.strip().lower() if isinstance(host, str) else None
+        best: str | None = None
+        best_key: tuple[bool, bool, int] | None = None
+        for api in self.apis:
+            if api.base_path == "/":
+                if not path.startswith("/"):
+                    continue
+            elif path != api.base_path and not path.startswith(api.base_path + "/"):
+                continue
+            if api.extensions and not path.lower().endswith(api.extensions):
+                continue
+            if api.hosts and (host_norm is None or not _host_matches(host_norm, api.hosts)):
+                continue
+            key = (bool(api.hosts), bool(api.extensions), len(api.base_path))
+            if best_key is None or key >= best_key:
+                best, best_key = api.name, key
+        return best
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ``apis.yaml`` content as plain data."""
