@@ -193,6 +193,23 @@ def test_root_paths_and_files_belong_to_the_root_api() -> None:
     assert catalogue.names == ("root",) and catalogue["root"].base_path == "/"
 
 
+def test_logs_without_responses_need_min_2xx_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Status-0-only logs propose nothing by default, and endpoints with --min-2xx 0."""
+    requests_only = make_events([("GET", f"/shop/items/{i}", 0) for i in range(60)])
+    assert len(discover(requests_only)) == 0
+    assert discover(requests_only, min_2xx=0).names == ("shop-items",)
+    events = tmp_path / "events.parquet"
+    write_events(requests_only, events)
+    out = tmp_path / "apis.yaml"
+    assert main(["discover", "--events", str(events), "--out", str(out)]) == 0
+    assert "--min-2xx 0" in capsys.readouterr().out
+    assert main(["discover", "--events", str(events), "--out", str(out), "--force",
+                 "--min-2xx", "0"]) == 0  # fmt: skip
+    assert load_catalogue(out).names == ("shop-items",)
+
+
 def test_bad_settings_are_user_errors() -> None:
     """Depth or min_calls below 1 and unknown static modes are refused with UserError."""
     events = make_events(accounts_traffic())
@@ -200,6 +217,8 @@ def test_bad_settings_are_user_errors() -> None:
         discover(events, depth=0)
     with pytest.raises(UserError, match="min-calls"):
         discover(events, min_calls=0)
+    with pytest.raises(UserError, match="min-2xx"):
+        discover(events, min_2xx=-1)
     with pytest.raises(UserError, match="static"):
         discover(events, static="keep")  # type: ignore[arg-type]
 

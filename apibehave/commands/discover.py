@@ -30,6 +30,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="fewest calls an API needs; smaller ones roll up into their parent (default: 50)",
     )
     parser.add_argument(
+        "--min-2xx",
+        type=int,
+        default=1,
+        metavar="N",
+        help="fewest 2xx answers an endpoint needs (default: 1); 0 for logs without "
+        "responses, which lets probes create endpoints too",
+    )
+    parser.add_argument(
         "--no-static",
         action="store_true",
         help="leave static assets (.css, .js, images, fonts) out instead of one 'static' API",
@@ -50,17 +58,30 @@ def run(args: argparse.Namespace) -> int:
         events,
         depth=args.depth,
         min_calls=args.min_calls,
+        min_2xx=args.min_2xx,
         static="exclude" if args.no_static else "group",
     )
-    header = (
-        f"API catalogue proposed by `apibehave discover` from {args.events}\n"
-        f"({len(events):,} events, depth {args.depth}, min calls {args.min_calls}).\n"
-        "Only endpoints that answered 2xx are listed. login_paths are GUESSES from\n"
-        "POST endpoints named like login/signin/auth/token/session: review them.\n"
-        "Format: docs/apis-yaml.md"
+    evidence = (
+        "Only endpoints that answered 2xx are listed."
+        if args.min_2xx > 0
+        else "Endpoints come from requests alone (--min-2xx 0): probes count too."
+    )
+    header = "\n".join(
+        [
+            f"API catalogue proposed by `apibehave discover` from {args.events}",
+            f"({len(events):,} events, depth {args.depth}, min calls {args.min_calls}).",
+            evidence,
+            "login_paths are GUESSES (POST endpoints named like login, token, session...):",
+            "review them. Format: docs/apis-yaml.md",
+        ]
     )
     save_catalogue(catalogue, out, header=header)
     print(_table(catalogue, discovered_calls(catalogue), len(events)))
+    if len(events) and args.min_2xx > 0 and not (events["status"] > 0).any():
+        print(
+            "note: no event carries a response (status 0 throughout), so no endpoint "
+            "answered 2xx; pass --min-2xx 0 to propose endpoints from requests alone"
+        )
     print(f"wrote {out}")
     return 0
 

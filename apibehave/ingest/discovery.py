@@ -5,7 +5,8 @@ Works like PingIntelligence's API discovery:
 1. Every call's path is templated (:mod:`apibehave.schema.paths`): ``/v1/accounts/7``
    becomes the endpoint ``/v1/accounts/{id}``. Calls are grouped per host and endpoint.
 2. Only endpoints that answered 2xx at least ``min_2xx`` times are proposed. Probes and
-   scanners, whose calls end in 404s and 405s, create no endpoint and no API.
+   scanners, whose calls end in 404s and 405s, create no endpoint and no API. Logs
+   without responses (status 0 throughout, e.g. raw request dumps) need ``min_2xx=0``.
 3. An endpoint's base path is its first ``depth`` segments, stopping early at an id, an
    empty segment (``//``) or a final file name (``index.php``): at depth 2
    ``/v1/accounts/{id}`` belongs to ``/v1/accounts`` and ``/DVWA/login.php`` to ``/DVWA``.
@@ -103,7 +104,9 @@ def discover(
         Fewest calls (to proposed endpoints) an API needs; smaller base paths roll up into
         their parent.
     min_2xx : int, default 1
-        Fewest 2xx answers an endpoint needs to be proposed.
+        Fewest 2xx answers an endpoint needs to be proposed. 0 proposes endpoints from
+        requests alone, for logs without responses (status 0), at the price of letting
+        probes and scanners create endpoints.
     static : {"group", "exclude"}, default "group"
         Put static assets in one ``static`` API per host, or leave them out.
     static_extensions : sequence of str
@@ -147,8 +150,8 @@ def _check_settings(
         raise UserError(f"--depth must be at least 1, got {depth}")
     if min_calls < 1:
         raise UserError(f"--min-calls must be at least 1, got {min_calls}")
-    if min_2xx < 1:
-        raise UserError(f"min_2xx must be at least 1, got {min_2xx}")
+    if min_2xx < 0:
+        raise UserError(f"--min-2xx must be at least 0, got {min_2xx}")
     if static not in ("group", "exclude"):
         raise UserError(f"static must be 'group' or 'exclude', got {static!r}")
     bad = [e for e in extensions if not re.fullmatch(r"\.[A-Za-z0-9_-]+", e)]
@@ -178,10 +181,13 @@ def _endpoints(
         return []
     by_method = frame.groupby(["host", "template", "method"], sort=False).size()
     by_status = frame.groupby(["host", "template", "status"], sort=False).size()
-    ok = by_status.xs("2xx", level="status") if "2xx" in set(frame["status"]) else None
-    if ok is None:
+    if min_2xx == 0:
+        valid = set(by_method.droplevel("method").index)
+    elif "2xx" in set(frame["status"]):
+        ok = by_status.xs("2xx", level="status")
+        valid = set(ok[ok >= min_2xx].index)
+    else:
         return []
-    valid = set(ok[ok >= min_2xx].index)
     methods: dict[tuple[str, str], dict[str, int]] = {}
     for (host, template, method), count in by_method.items():
         if (host, template) in valid:
