@@ -158,21 +158,24 @@ class _GroupEngine:
             state.alive = False
             del table[key]
             state = None
-        if state is None:
-            state = _GroupState(self.layout)
-            table[key] = state
-            if len(table) > self.max_identifiers:
-                table.popitem(last=False)[1].alive = False
-        else:
+        if state is not None:
             table.move_to_end(key)
-        # drop up to two idle states from the least recently active end
+            return state
+        # a new state: first drop up to two idle ones from the least recently active end
+        # (the table only grows here, so this keeps it to the live identifiers)
         bound = ts - self.retention_ns
         for _ in range(2):
+            if not table:
+                break
             oldest = table[next(iter(table))]
-            if oldest.last_ts is None or oldest.last_ts >= bound:
+            if oldest.last_ts >= bound:
                 break
             table.popitem(last=False)
             oldest.alive = False
+        state = _GroupState(self.layout)
+        table[key] = state
+        if len(table) > self.max_identifiers:
+            table.popitem(last=False)[1].alive = False
         return state
 
     def on_request(self, key: Any, call: _Call, bigrams: frozenset, out: list) -> tuple:
@@ -248,6 +251,9 @@ class StreamingFeatures:
             _GroupEngine(g, layout, max_identifiers, feature_set.sequence_gap_s)
             for g in plan.groups
         ]
+        self._group_columns = [(g, g.column, g.scope == "global") for g in self._groups]
+        self._identifier_columns = sorted({g.column for g in self._groups})
+        self._query_novelty: dict[tuple[str, Any], int] = {}
         self._n = len(feature_set)
         self._clock = -(2**63)
         self._pending: OrderedDict[Any, tuple[_Call, list]] = OrderedDict()
@@ -293,11 +299,13 @@ class StreamingFeatures:
         out = [_NAN] * self._n
         memberships: list = []
         bigrams = self.vocabulary.for_api(call.api).bigrams
-        for group in self._groups:
-            identifier = event.get(group.column)
-            if not present(identifier):
+        identifiers = {column: event.get(column) for column in self._identifier_columns}
+        api = call.api
+        for group, column, is_global in self._group_columns:
+            identifier = identifiers[column]
+            if identifier is None or identifier != identifier or identifier == "":
                 continue
-            key = identifier if group.scope == "global" else (identifier, call.api)
+            key = identifier if is_global else (identifier, api)
             memberships.append(group.on_request(key, call, bigrams, out))
         if handle is not None:
             pending = self._pending
@@ -368,8 +376,16 @@ class StreamingFeatures:
             if name == "novel_endpoint":
                 novelty.append(0 if endpoint in vocabulary.endpoints else 1)
             else:
-                names = query_names_of(event.get("query"))
-                novelty.append(1 if query_is_novel(names, vocabulary.query_names) else 0)
+                query = event.get("query")
+                cache_key = (api, query if isinstance(query, str) else None)
+                flag = self._query_novelty.get(cache_key)
+                if flag is None:
+                    names = query_names_of(cache_key[1])
+                    flag = 1 if query_is_novel(names, vocabulary.query_names) else 0
+                    if len(self._query_novelty) >= _FLAG_CACHE_SIZE:
+                        self._query_novelty.clear()
+                    self._query_novelty[cache_key] = flag
+                novelty.append(flag)
         call.req = (*flags, *novelty, int(event.get("req_bytes") or 0))
         distinct: list = []
         for column, _, qualified in self._distinct_keys:
