@@ -70,7 +70,7 @@ def canonical_events(draw: st.DrawFn) -> pd.DataFrame:
     return events.assign(referer=events["referer"].astype(STRING_DTYPE))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(canonical_events())
 def test_render_then_parse_gives_back_the_same_events(events: pd.DataFrame) -> None:
     """An event rendered by render_combined parses back to the same event."""
@@ -113,7 +113,7 @@ def _accounted(data: bytes) -> None:
     assert all(r.reason for r in chunk.rejections)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.binary(max_size=2000))
 def test_random_bytes_never_crash_and_every_line_is_counted(data: bytes) -> None:
     """Arbitrary bytes parse without error, each line an event, a rejection or blank."""

@@ -51,7 +51,7 @@ class EventSink:
             self._write_text(events)
 
     def _write_parquet(self, events: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(events, preserve_index=False)
+        table = _to_arrow(events)
         if self._parquet is None:
             self._schema = table.schema
             self._parquet = pq.ParquetWriter(self.path, self._schema, compression="zstd")
@@ -98,6 +98,19 @@ class EventSink:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _to_arrow(events: pd.DataFrame) -> pa.Table:
+    """Convert to Arrow, passing the UTC time column as plain nanoseconds.
+
+    (pyarrow's own conversion of tz-aware columns trips a pandas 3.1 deprecation.)
+    """
+    names = list(events.columns)
+    position = names.index("ts")
+    stamps = events["ts"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    rest = pa.Table.from_pandas(events.drop(columns="ts"), preserve_index=False)
+    ts = pa.array(stamps, type=pa.timestamp("ns", tz="UTC"))
+    return rest.add_column(position, pa.field("ts", ts.type, nullable=False), ts)
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, set[str]]:
