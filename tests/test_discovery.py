@@ -8,11 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apibehave.cli import main
 from apibehave.common.errors import UserError
 from apibehave.ingest.discovery import discover, discovered_calls
-from apibehave.schema.catalogue import Catalogue, load_catalogue, resolve_apis
+from apibehave.schema.catalogue import Catalogue, load_catalogue, resolve_apis, save_catalogue
 from apibehave.schema.event_io import write_events
 from apibehave.schema.events import normalize_events
 
@@ -208,6 +210,33 @@ def test_logs_without_responses_need_min_2xx_zero(
     assert main(["discover", "--events", str(events), "--out", str(out), "--force",
                  "--min-2xx", "0"]) == 0  # fmt: skip
     assert load_catalogue(out).names == ("shop-items",)
+
+
+_segment = st.one_of(
+    st.sampled_from(["v1", "accounts", "7", "a.css", "", "x y", "#", "login", "ÄÖ", "\x01"]),
+    st.text(max_size=8, alphabet=st.characters(blacklist_categories=("Cs",))).map(
+        lambda t: t.replace("/", "")
+    ),
+)
+_call = st.tuples(
+    st.sampled_from(["GET", "POST", "get", "ABDU", "\x16\x03", "M-SEARCH", "WS"]),
+    st.lists(_segment, min_size=1, max_size=4).map(lambda s: "/" + "/".join(s)),
+    st.sampled_from([0, 200, 204, 301, 404, 500]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_call, max_size=40), st.integers(1, 3), st.sampled_from([0, 1]))
+def test_any_traffic_gives_a_catalogue_that_saves_and_loads(
+    tmp_path_factory: pytest.TempPathFactory, calls: list[Call], depth: int, min_2xx: int
+) -> None:
+    """Whatever the methods and paths, the proposal is valid and survives a file round trip."""
+    catalogue = discover(make_events(calls), depth=depth, min_calls=1, min_2xx=min_2xx)
+    out = tmp_path_factory.mktemp("prop") / "apis.yaml"
+    save_catalogue(catalogue, out)
+    assert load_catalogue(out) == catalogue
+    for api in catalogue:
+        assert all(m == "OTHER" or m.isupper() for e in api.endpoints for m in e.methods)
 
 
 def test_bad_settings_are_user_errors() -> None:

@@ -8,7 +8,8 @@ Works like PingIntelligence's API discovery:
    scanners, whose calls end in 404s and 405s, create no endpoint and no API. Logs
    without responses (status 0 throughout, e.g. raw request dumps) need ``min_2xx=0``.
 3. An endpoint's base path is its first ``depth`` segments, stopping early at an id, an
-   empty segment (``//``) or a final file name (``index.php``): at depth 2
+   empty segment (``//``), a segment with spaces, ``?``, ``#`` or control characters, or a
+   final file name (``index.php``): at depth 2
    ``/v1/accounts/{id}`` belongs to ``/v1/accounts`` and ``/DVWA/login.php`` to ``/DVWA``.
 4. A base path with fewer than ``min_calls`` calls rolls up into its parent
    (``/blog/2015`` into ``/blog``), down to ``/``; what is still too small at ``/`` is not
@@ -36,6 +37,7 @@ import pandas as pd
 
 from apibehave.common.errors import UserError
 from apibehave.schema.catalogue import (
+    METHOD_PATTERN,
     STATUS_CLASSES,
     ApiSpec,
     Catalogue,
@@ -69,6 +71,8 @@ LOGIN_WORDS = re.compile(r"log-?[io]n|sign-?in|auth(?!or)|token|session", re.IGN
 """Words in the last named segment of a POST endpoint that make it a login-path guess."""
 
 StaticMode = Literal["group", "exclude"]
+OTHER_METHOD = "OTHER"
+_UNSAFE_IN_BASE_PATH = re.compile(r"[?#\s\x00-\x1f\x7f]")
 ANY_HOST = ""
 
 
@@ -173,7 +177,7 @@ def _endpoints(
         {
             "host": hosts,
             "template": template_paths(paths),
-            "method": events["method"].astype(STRING_DTYPE).fillna("?"),
+            "method": _method_names(events["method"]),
             "status": status_classes(events["status"]),
         }
     )[usable]
@@ -216,13 +220,25 @@ def _endpoints(
     return out
 
 
+def _method_names(methods: pd.Series) -> pd.Series:
+    """Upper-case method names; anything that is not a method token becomes ``OTHER``."""
+    upper = methods.astype(STRING_DTYPE).str.upper()
+    valid = upper.str.fullmatch(METHOD_PATTERN).fillna(False).astype(bool)
+    return upper.where(valid, OTHER_METHOD)
+
+
 def _base_path_prefixes(template: str, depth: int) -> tuple[str, ...]:
     """Return ``("/", "/a", "/a/b", ...)`` up to ``depth`` directory-like segments."""
     segments = template.split("/")[1:]
     prefixes = ["/"]
     for position, segment in enumerate(segments[:depth]):
         is_last = position == len(segments) - 1
-        if not segment or segment == ID_PLACEHOLDER or (is_last and "." in segment):
+        if (
+            not segment
+            or segment == ID_PLACEHOLDER
+            or (is_last and "." in segment)
+            or _UNSAFE_IN_BASE_PATH.search(segment)
+        ):
             break
         prefixes.append(prefixes[-1].rstrip("/") + "/" + segment)
     return tuple(prefixes)

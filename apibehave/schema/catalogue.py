@@ -40,7 +40,9 @@ STATUS_CLASSES: tuple[str, ...] = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 
 Mode = Literal["enforce", "shadow"]
 _NAME_RE = re.compile(r"[a-z0-9_-]+")
-_METHOD_RE = re.compile(r"[A-Z][A-Z0-9_-]*")
+METHOD_PATTERN = r"[A-Z][A-Z0-9_-]*"
+"""What an endpoint's method key must look like (discovery files odd ones under OTHER)."""
+_METHOD_RE = re.compile(METHOD_PATTERN)
 
 
 class CatalogueError(UserError):
@@ -701,7 +703,9 @@ class _Reader:
             entry = self.mapping(item, item_key, ("template", "methods", "status"))
             if "template" not in entry:
                 raise self.fail(f"{item_key}.template", "missing")
-            template = self.path(entry["template"], f"{item_key}.template")
+            template = entry["template"]
+            if not isinstance(template, str) or not template.startswith("/"):
+                raise self.fail(f"{item_key}.template", f"must start with '/', got {template!r}")
             methods = self.counts(entry.get("methods"), f"{item_key}.methods", None)
             status = self.counts(entry.get("status"), f"{item_key}.status", STATUS_CLASSES)
             out.append(EndpointStats(template=template, methods=methods, status=status))
