@@ -305,3 +305,11 @@ def test_catalogue_objects_are_hashable_values(tmp_path: Path) -> None:
     second = load_catalogue(_write(tmp_path, FULL_YAML))
     assert first == second and hash(first) == hash(second)
     assert len({first.apis[0], second.apis[0]}) == 1
+
+
+def test_the_simulators_catalogue_loads() -> None:
+    """The catalogue the simulator writes is a valid catalogue with its login paths."""
+    simulate_apis = pytest.importorskip("apibehave.simulate.apis")
+    catalogue = Catalogue.from_dict(simulate_apis.catalogue_dict())
+    assert "auth" in catalogue
+    assert catalogue["auth"].login_paths

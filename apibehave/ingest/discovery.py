@@ -303,8 +303,10 @@ def _is_login_like(template: str) -> bool:
 
 
 def _name_from_base_path(base_path: str) -> str:
+    if base_path == "/":
+        return "root"
     name = re.sub(r"[^a-z0-9_]+", "-", base_path.lower()).strip("-_")
-    return name[:60].rstrip("-_") or "root"
+    return name[:60].rstrip("-_") or "api"
 
 
 def _host_label(host: str) -> str:
