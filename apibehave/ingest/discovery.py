@@ -15,7 +15,8 @@ Works like PingIntelligence's API discovery:
    (``/blog/2015`` into ``/blog``), down to ``/``; what is still too small at ``/`` is not
    proposed.
 5. Static assets (``.css``, ``.js``, images, fonts...) form one ``static`` API per host,
-   which claims them wherever they live through its ``extensions``; or are left out.
+   which claims them wherever they live through its ``extensions`` (it too needs
+   ``min_calls``); or are left out.
 6. Names come from base paths (``/v1/accounts`` -> ``v1-accounts``, ``/`` -> ``root``),
    made unique; when the same name arises on several hosts, the host's first label leads
    it (``shop-v1-accounts``).
@@ -32,7 +33,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from apibehave.common.errors import UserError
@@ -325,4 +325,4 @@ def _unique(stem: str, taken: set[str]) -> str:
 
 def discovered_calls(catalogue: Catalogue) -> dict[str, int]:
     """Return calls per API as counted by discovery (the sum over its endpoints)."""
-    return {api.name: int(np.sum([e.calls for e in api.endpoints])) for api in catalogue.apis}
+    return {api.name: sum(e.calls for e in api.endpoints) for api in catalogue.apis}
