@@ -259,55 +259,83 @@ def render_combined(events: pd.DataFrame) -> pd.Series:
     pandas.Series
         One string per event (no newline), aligned with ``events``' index.
     """
-    index = events.index
     n = len(events)
-
-    def column(name: str, default: str) -> pd.Series:
-        if name not in events.columns:
-            return pd.Series([default] * n, index=index, dtype=object)
-        values = events[name].astype(object)
-        present = values.notna()
-        values = values.where(present, default).astype(str)
-        return values.where(values != "", default)
-
-    ts = pd.to_datetime(events["ts"], utc=True)
-    time_local = ts.dt.strftime("%d/%b/%Y:%H:%M:%S +0000")
-    target = column("path", "/").pipe(_escaped)
-    query = column("query", "")
-    has_query = query != ""
-    if bool(has_query.any()):
-        target = target.where(~has_query, target + "?" + query.pipe(_escaped))
-    method = column("method", "GET").str.upper().pipe(_escaped)
-    protocol = column("protocol", "HTTP/1.1").pipe(_escaped)
-    user = column("username", "-").pipe(_escaped).str.replace(" ", "\\x20", regex=False)
-    resp_bytes = (
-        events["resp_bytes"].fillna(0).astype("int64").astype(str)
-        if "resp_bytes" in events.columns
-        else pd.Series(["0"] * n, index=index)
+    time_local = _time_local(events["ts"])
+    target = _field(events, "path", "/", n)
+    query = _field(events, "query", "", n)
+    with_query = pc.binary_join_element_wise(_text("?"), query, _text(""))
+    target = pc.binary_join_element_wise(
+        target, pc.if_else(pc.equal(query, ""), _text(""), with_query), _text("")
     )
-    lines = (
-        column("client_ip", "-")
-        + " - "
-        + user
-        + " ["
-        + time_local.astype(str)
-        + '] "'
-        + method
-        + " "
-        + target
-        + " "
-        + protocol
-        + '" '
-        + events["status"].astype("int64").astype(str)
-        + " "
-        + resp_bytes
-        + ' "'
-        + column("referer", "-").pipe(_escaped)
-        + '" "'
-        + column("user_agent", "-").pipe(_escaped)
-        + '"'
+    user = pc.replace_substring(_field(events, "username", "-", n), " ", "\\x20")
+    parts = [
+        _field(events, "client_ip", "-", n, escape=False),
+        " - ",
+        user,
+        " [",
+        time_local,
+        '] "',
+        pc.utf8_upper(_field(events, "method", "GET", n)),
+        " ",
+        target,
+        " ",
+        _field(events, "protocol", "HTTP/1.1", n),
+        '" ',
+        _integers(events, "status", n),
+        " ",
+        _integers(events, "resp_bytes", n),
+        ' "',
+        _field(events, "referer", "-", n),
+        '" "',
+        _field(events, "user_agent", "-", n),
+        '"',
+    ]
+    lines = pc.binary_join_element_wise(
+        *[_text(p) if isinstance(p, str) else p for p in parts], _text("")
     )
-    return pd.Series(lines.to_numpy(dtype=object), index=index, dtype=STRING_DTYPE)
+    return pd.Series(
+        lines.to_pandas(types_mapper={pa.large_string(): STRING_DTYPE}.get), index=events.index
+    )
+
+
+def _field(
+    events: pd.DataFrame, name: str, default: str, n: int, *, escape: bool = True
+) -> pa.Array:
+    """Return a text column as Arrow, nulls and empty strings as ``default``, escaped."""
+    if name not in events.columns:
+        return pa.array([default] * n, type=pa.large_string())
+    values = events[name]
+    if values.dtype != STRING_DTYPE:
+        values = values.astype(object).where(values.notna(), None).astype(STRING_DTYPE)
+    array = pa.array(values.array, type=pa.large_string(), from_pandas=True)
+    encoded = pc.dictionary_encode(array)  # escape each distinct value once
+    distinct = encoded.dictionary
+    distinct = pc.if_else(pc.equal(distinct, ""), _text(default), distinct)
+    if escape:
+        distinct = _escaped(distinct)
+    return pc.fill_null(pc.take(distinct, encoded.indices), _text(default))
+
+
+def _integers(events: pd.DataFrame, name: str, n: int) -> pa.Array:
+    if name not in events.columns:
+        return pa.array(["0"] * n, type=pa.large_string())
+    values = events[name].fillna(0).astype("int64").to_numpy()
+    return pa.array(values).cast(pa.large_string())
+
+
+def _time_local(ts: pd.Series) -> pa.Array:
+    """Format times as ``dd/Mon/yyyy:HH:MM:SS +0000`` in UTC (whole seconds, floored)."""
+    naive = pd.to_datetime(ts, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    seconds = np.floor_divide(naive.view("int64"), 1_000_000_000)
+    data = scan.format_time_local(seconds, scan.MONTH_NAMES)
+    offsets = np.arange(len(seconds) + 1, dtype=np.int64) * scan.TIME_LOCAL_WIDTH
+    return pa.Array.from_buffers(
+        pa.large_string(), len(seconds), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, type=pa.large_string())
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -320,11 +348,9 @@ def _quote_text(value: str) -> str:
     return text
 
 
-def _escaped(values: pd.Series) -> pd.Series:
-    """Escape a column of text for a quoted log field, vectorised for the common case."""
-    array = pa.array(values.to_numpy(dtype=object), type=pa.string())
+def _escaped(array: pa.Array) -> pa.Array:
+    r"""Escape text for a quoted log field (``\\``, ``"``, control characters as ``\\xHH``)."""
     if pc.any(pc.match_substring_regex(array, r"[\x00-\x1f\x7f]")).as_py():
-        return values.map(_quote_text)
+        return pa.array([_quote_text(v) for v in array.to_pylist()], type=pa.large_string())
     array = pc.replace_substring(array, "\\", "\\\\")
-    array = pc.replace_substring(array, '"', '\\"')
-    return pd.Series(array.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+    return pc.replace_substring(array, '"', '\\"')

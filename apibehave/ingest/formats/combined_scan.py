@@ -372,3 +372,61 @@ def gather(buf, spans, field, rows, unescape):  # pragma: no cover - compiled
                 k += 1
         offsets[j + 1] = pos
     return offsets, data[:pos], valid
+
+
+TIME_LOCAL_WIDTH = 26
+"""Bytes in ``dd/Mon/yyyy:HH:MM:SS +0000``."""
+
+MONTH_NAMES = np.frombuffer(b"JanFebMarAprMayJunJulAugSepOctNovDec", dtype=np.uint8)
+
+
+@nb.njit(cache=True, nogil=True)
+def _put2(out, at, value):  # pragma: no cover - compiled
+    out[at] = 48 + value // 10
+    out[at + 1] = 48 + value % 10
+
+
+@nb.njit(cache=True, nogil=True)
+def format_time_local(seconds, month_names):  # pragma: no cover - compiled
+    """Write each UTC epoch second as ``dd/Mon/yyyy:HH:MM:SS +0000`` (26 bytes each).
+
+    Years are written with four digits (0000-9999).
+    """
+    n = seconds.shape[0]
+    out = np.empty(n * TIME_LOCAL_WIDTH, np.uint8)
+    for i in range(n):
+        s = seconds[i]
+        days = s // 86400
+        rem = s - days * 86400
+        # civil_from_days (H. Hinnant)
+        z = days + 719468
+        era = (z if z >= 0 else z - 146096) // 146097
+        doe = z - era * 146097
+        yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+        year = yoe + era * 400
+        doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+        mp = (5 * doy + 2) // 153
+        day = doy - (153 * mp + 2) // 5 + 1
+        month = mp + 3 if mp < 10 else mp - 9
+        if month <= 2:
+            year += 1
+        year = min(max(year, 0), 9999)
+        at = i * TIME_LOCAL_WIDTH
+        _put2(out, at, day)
+        out[at + 2] = 47
+        for k in range(3):
+            out[at + 3 + k] = month_names[(month - 1) * 3 + k]
+        out[at + 6] = 47
+        _put2(out, at + 7, year // 100)
+        _put2(out, at + 9, year % 100)
+        out[at + 11] = 58
+        _put2(out, at + 12, rem // 3600)
+        out[at + 14] = 58
+        _put2(out, at + 15, (rem // 60) % 60)
+        out[at + 17] = 58
+        _put2(out, at + 18, rem % 60)
+        out[at + 20] = 32
+        out[at + 21] = 43
+        for k in range(4):
+            out[at + 22 + k] = 48
+    return out
