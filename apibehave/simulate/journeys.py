@@ -81,6 +81,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("export", (("accounts.export", 0),), 2.0, (0, 0.03, 0.01), ("account",)),
     Action("documents", (("files.list", 0),), 1.0, (0, 0.6, 0.3)),
     Action("download", (("files.download", 0),), 1.5, (0, 1.5, 0.6), ("documents", "download")),
+    Action("document_delete", (("files.delete", 0), ("files.list", 500)), 1.0,
+           (0, 0.08, 0.02), ("documents", "download")),
     Action("upload", (("files.upload", 0), ("files.list", 1200)), 2.0, (0, 0.2, 0.05),
            ("documents",)),
     Action("logout", (("auth.logout", 0),), 0.0, (0, 0.3, 0.05)),

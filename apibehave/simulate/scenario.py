@@ -295,7 +295,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
         Naming the first bad key as ``simulate.<path>``.
     """
     data = dict(data)
-    campaigns_raw = data.pop("campaigns", None) or {}
+    campaigns_raw = data.pop("campaigns", None) or {}  # null: no campaigns at all
     if not isinstance(campaigns_raw, Mapping):
         raise UserError("simulate.campaigns: expected a mapping of campaign name -> settings")
     parsed = _parse_dataclass(Scenario, data, "simulate")

@@ -32,6 +32,7 @@ from apibehave.simulate.world import World
 
 LOGIN = ENDPOINT_INDEX["auth.login"]
 REFRESH = ENDPOINT_INDEX["auth.refresh"]
+WS_MESSAGE = ENDPOINT_INDEX["notifications.message"]
 PRODUCT_BASE = 100_000
 ID_KINDS = ("account", "product", "order", "document", "cart_item", "address", "export")
 ID1_KIND = np.array([ID_KINDS.index(e.ids[0]) if e.ids else -1 for e in ENDPOINTS])
@@ -233,7 +234,7 @@ def _expire_tokens(
     """Expire tokens mid-session: 401, refresh, retry; later calls use the new token."""
     endpoint = plan["endpoint"]
     session = plan["session"]
-    eligible = (persona[session] != GUEST) & (endpoint != LOGIN) & (endpoint != REFRESH)
+    eligible = (persona[session] != GUEST) & ~np.isin(endpoint, [LOGIN, REFRESH, WS_MESSAGE])
     eligible &= plan["status"] == _NO_STATUS
     candidates = np.flatnonzero(eligible)
     if not len(candidates):

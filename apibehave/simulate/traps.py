@@ -217,7 +217,14 @@ def partner_integrations(world: World) -> tuple[Batch, Partners]:
     batches = []
     per_sync = world.scaled(settings.calls_per_sync)
     interval = settings.sync_interval_s * NS_PER_S
-    mix = ["partner.inventory", "partner.prices", "partner.orders", "partner.order_create"]
+    mix = [
+        "partner.inventory",
+        "partner.prices",
+        "partner.orders",
+        "partner.order_create",
+        "partner.feed",
+        "partner.export",
+    ]
     for p in range(count):
         phase = rng.integers(0, interval)
         syncs = np.arange(
@@ -228,10 +235,11 @@ def partner_integrations(world: World) -> tuple[Batch, Partners]:
         sync = np.repeat(np.arange(len(syncs)), size)
         order_in_sync = np.arange(len(sync)) - np.repeat(np.cumsum(size) - size, size)
         ts = syncs[sync] + (order_in_sync * rng.uniform(60, 220, len(sync)) * 1e6).astype(np.int64)
-        kind = rng.choice(4, size=len(ts), p=[0.15, 0.7, 0.1, 0.05])
+        kind = rng.choice(6, size=len(ts), p=[0.15, 0.68, 0.1, 0.05, 0.018, 0.002])
         endpoint = np.array([ENDPOINT_INDEX[k] for k in mix])[kind]
         product = 100_000 + rng.integers(0, world.scenario.population.products, len(ts))
-        batch = calls(rng, ts, endpoint, product)
+        export = rng.integers(20_260_000, 20_269_999, len(ts))
+        batch = calls(rng, ts, endpoint, np.where(kind == 5, export, product))
         status = batch.columns["status"]
         status[rng.random(len(ts)) < 0.004] = 429
         status[rng.random(len(ts)) < 0.003] = 404
