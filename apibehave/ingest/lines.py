@@ -8,15 +8,20 @@ from typing import BinaryIO
 DEFAULT_BLOCK_BYTES = 8 << 20
 """Bytes read at a time; a block holds roughly 30-60k access-log lines."""
 
+MAX_LINE_BYTES = 64 << 20
+"""A line longer than this is cut into pieces of this size, each read as a line of its
+own (and, in practice, rejected), so one endless line cannot exhaust memory."""
+
 
 def iter_line_blocks(
-    stream: BinaryIO, block_bytes: int = DEFAULT_BLOCK_BYTES
+    stream: BinaryIO, block_bytes: int = DEFAULT_BLOCK_BYTES, max_line_bytes: int = MAX_LINE_BYTES
 ) -> Iterator[tuple[int, bytes]]:
     """Yield blocks of whole lines with the 1-based number of each block's first line.
 
     Every block but possibly the last ends with a newline. A line longer than
     ``block_bytes`` is carried over until its newline arrives, so a block always holds
-    at least one whole line.
+    at least one whole line; past :data:`MAX_LINE_BYTES` the line is cut and the piece
+    yielded as a line.
 
     Parameters
     ----------
@@ -24,6 +29,8 @@ def iter_line_blocks(
         The (decompressed) input.
     block_bytes : int
         About how many bytes to read per block.
+    max_line_bytes : int
+        Longest line kept whole.
 
     Yields
     ------
@@ -41,6 +48,10 @@ def iter_line_blocks(
         cut = data.rfind(b"\n")
         if cut < 0:
             carry = data
+            if len(carry) >= max_line_bytes:
+                yield line_number, carry + b"\n"
+                line_number += 1
+                carry = b""
             continue
         block, carry = data[: cut + 1], data[cut + 1 :]
         yield line_number, block
