@@ -10,6 +10,7 @@ JSON lines), or as a blank line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 import pandas as pd
@@ -110,7 +111,7 @@ class IngestReport:
             "merged_lines": self.merged_lines,
             "events_written": self.events_written,
             "rejected": self.rejected,
-            "first_rejections": [r.__dict__ for r in self.first_rejections],
+            "first_rejections": [dataclasses.asdict(r) for r in self.first_rejections],
             "out_of_order": self.out_of_order,
             "time_min": None if self.time_min is None else self.time_min.isoformat(),
             "time_max": None if self.time_max is None else self.time_max.isoformat(),
@@ -239,7 +240,7 @@ def _run(
     fmt: str,
     sink: EventSink,
     report: IngestReport,
-    rejects_file: Any,
+    rejects_file: TextIO | None,
     digest_key: bytes | None,
 ) -> None:
     latest: np.int64 | None = None
@@ -255,7 +256,7 @@ def _run(
                 report.first_rejections.extend(chunk.rejections[:room])
             if rejects_file is not None:
                 for rejection in chunk.rejections:
-                    rejects_file.write(json.dumps(rejection.__dict__) + "\n")
+                    rejects_file.write(json.dumps(dataclasses.asdict(rejection)) + "\n")
             if len(events) == 0:
                 continue
             if digest_key is not None:
