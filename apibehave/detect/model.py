@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from apibehave.detect.attribution import attack_type_for_crossing, attack_type_of, risk_direction
-from apibehave.detect.thresholds import EXTREME, NORMAL, ThresholdDetector, threshold_severity
+from apibehave.detect.scoring import score_one, score_rows
+from apibehave.detect.thresholds import ThresholdDetector
 from apibehave.features.spec import FeatureSet, FeatureSpec
 from apibehave.schema.attacks import ATTACK_TYPES
 
@@ -143,7 +144,10 @@ class DetectorSet:
         specs = list(feature_set)
         self._types = np.array([ATTACK_TYPES.index(attack_type_of(s)) for s in specs])
         self._low = np.array([risk_direction(s) == "low" for s in specs])
-        self._guard = _ratio_guards(specs)
+        guards = _ratio_guards(specs)
+        self._guard_index = np.array([guards.get(j, -1) for j in range(len(specs))])
+        self._call_tables: dict[str, tuple] = {}
+        self._attribution_cache: dict[tuple, tuple[int, str, int]] = {}
 
     # ---- learning -------------------------------------------------------------------
     @classmethod
@@ -220,10 +224,8 @@ class DetectorSet:
                     normal[i, j], extreme[i, j] = t.normal, t.extreme
         return normal, extreme
 
-    def score(
-        self, features: np.ndarray, api_index: np.ndarray, apis: list[str], chunk: int = 262_144
-    ) -> Scores:
-        """Score calls against their API's thresholds.
+    def score(self, features: np.ndarray, api_index: np.ndarray, apis: list[str]) -> Scores:
+        """Score calls against their API's thresholds (compiled, one pass).
 
         Parameters
         ----------
@@ -232,68 +234,69 @@ class DetectorSet:
             Each call's position in ``apis``.
         apis : list of str
             API names the index refers to.
-        chunk : int
-            Rows scored at a time (bounds memory).
         """
-        n = features.shape[0]
         normal, extreme = self.threshold_table(apis)
-        risk = np.zeros(n)
-        flagged = np.zeros(n, dtype=bool)
-        lead = np.full(n, -1, dtype=np.int64)
-        crossed_bits: list[np.ndarray] = []
-        for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-            severity = threshold_severity(
-                features[start:stop], normal[api_index[start:stop]],
-                extreme[api_index[start:stop]], self._low,
-            )  # fmt: skip
-            severity = self._apply_guards(severity, features[start:stop])
-            risk[start:stop] = severity.max(axis=1, initial=0.0)
-            crossed = severity >= NORMAL
-            by_type = np.zeros((stop - start, len(ATTACK_TYPES)), dtype=np.int64)
-            np.add.at(by_type.T, self._types, crossed.T)
-            flag = risk[start:stop] >= EXTREME
-            if self.settings.min_normal_crossings > 0:
-                flag |= by_type.max(axis=1, initial=0) >= self.settings.min_normal_crossings
-            flagged[start:stop] = flag
-            lead[start:stop] = np.where(flag, severity.argmax(axis=1), -1)
-            crossed_bits.append(np.packbits(crossed & flag[:, None], axis=1))
-        attack_code, kinds, lead = self._attribute(features, flagged, lead, crossed_bits, chunk,
-                                                   normal, extreme, api_index)  # fmt: skip
-        return Scores(risk, flagged, attack_code, kinds, lead)
-
-    def _apply_guards(self, severity: np.ndarray, features: np.ndarray) -> np.ndarray:
-        for j, count_j in self._guard.items():
-            severity[:, j] = np.where(
-                features[:, count_j] >= self.settings.min_ratio_calls, severity[:, j], 0.0
-            )
-        return severity
-
-    def _attribute(self, features, flagged, lead, crossed_bits, chunk, normal, extreme, api_index):
-        """Attribute each distinct crossing pattern once and spread the answer."""
-        specs = list(self.feature_set)
-        n = len(flagged)
+        if len(apis) == 0:
+            normal = extreme = np.full((1, len(self.feature_set)), np.nan)
+        risk, flagged, lead, bits = score_rows(
+            np.asarray(features, dtype=np.float64),
+            np.asarray(api_index, dtype=np.int64), normal, extreme, self._low,
+            self._guard_index, float(self.settings.min_ratio_calls), self._types,
+            len(ATTACK_TYPES), int(self.settings.min_normal_crossings),
+        )  # fmt: skip
+        n = len(risk)
         attack_code = np.full(n, -1, dtype=np.int64)
         kinds = np.full(n, None, dtype=object)
         rows = np.flatnonzero(flagged)
-        if rows.size == 0:
-            return attack_code, kinds, lead
-        bits = np.concatenate(crossed_bits)[rows]
-        keys = np.column_stack([lead[rows], bits.astype(np.int64)])
-        unique_keys, inverse = np.unique(keys, axis=0, return_inverse=True)
-        answers = []
-        for key in unique_keys:
-            crossed = np.flatnonzero(np.unpackbits(key[1:].astype(np.uint8))[: len(specs)])
-            lead_j = int(key[0])
-            # rank crossed features: the lead (largest severity) first, the rest after it
-            ranked = [(specs[lead_j], 2.0)] + [(specs[j], 1.0) for j in crossed if j != lead_j]
-            attack, carrier = attack_type_for_crossing(ranked)
-            answers.append((ATTACK_TYPES.index(attack), carrier.identifier, specs.index(carrier)))
-        codes = np.array([a[0] for a in answers])[inverse.ravel()]
-        attack_code[rows] = codes
-        kinds[rows] = np.array([a[1] for a in answers], dtype=object)[inverse.ravel()]
-        lead[rows] = np.array([a[2] for a in answers])[inverse.ravel()]
-        return attack_code, kinds, lead
+        if rows.size:
+            keys = np.column_stack([lead[rows], bits[rows].view(np.int64)])
+            unique_keys, inverse = np.unique(keys, axis=0, return_inverse=True)
+            answers = [self._attribute(int(k[0]), _unpack(k[1:])) for k in unique_keys]
+            inverse = inverse.ravel()
+            attack_code[rows] = np.array([a[0] for a in answers])[inverse]
+            kinds[rows] = np.array([a[1] for a in answers], dtype=object)[inverse]
+            lead[rows] = np.array([a[2] for a in answers])[inverse]
+        return Scores(risk, flagged, attack_code, kinds, lead)
+
+    def score_call(self, vector: np.ndarray, api: str) -> tuple[float, int, str | None, int]:
+        """Score one call in pure Python (the live path); same answers as :meth:`score`.
+
+        Returns
+        -------
+        (risk, attack_code, identifier_kind, lead_feature)
+            ``attack_code`` is -1 and the kind None when the call is not flagged.
+        """
+        table = self._call_tables.get(api)
+        if table is None:
+            table = self._call_table(api)
+        values = vector.tolist()
+        risk, flag, lead, crossed = score_one(values, *table)
+        if not flag:
+            return risk, -1, None, -1
+        key = (lead, crossed)
+        answer = self._attribution_cache.get(key)
+        if answer is None:
+            answer = self._attribute(lead, crossed)
+            self._attribution_cache[key] = answer
+        return risk, answer[0], answer[1], answer[2]
+
+    def _call_table(self, api: str) -> tuple:
+        normal, extreme = self.threshold_table([api])
+        table = (
+            normal[0].tolist(), extreme[0].tolist(), self._low.tolist(),
+            self._guard_index.tolist(), float(self.settings.min_ratio_calls),
+            self._types.tolist(), int(self.settings.min_normal_crossings),
+        )  # fmt: skip
+        self._call_tables[api] = table
+        return table
+
+    def _attribute(self, lead_j: int, crossed: tuple[int, ...] | list[int]):
+        """Attribute a crossing pattern: (attack code, identifier kind, carrier feature)."""
+        specs = list(self.feature_set)
+        # the lead (largest severity) first, the other crossed features after it
+        ranked = [(specs[lead_j], 2.0)] + [(specs[j], 1.0) for j in crossed if j != lead_j]
+        attack, carrier = attack_type_for_crossing(ranked)
+        return ATTACK_TYPES.index(attack), carrier.identifier, specs.index(carrier)
 
     # ---- plain data -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -354,6 +357,19 @@ def _ratio_guards(specs: list[FeatureSpec]) -> dict[int, int]:
         if counts:
             guards[j] = min(counts)[1]
     return guards
+
+
+def _unpack(words: np.ndarray) -> list[int]:
+    """Return the indices of the set bits of little-endian 64-bit words."""
+    out = []
+    for w, word in enumerate(words.view(np.uint64).tolist()):
+        bit = 0
+        while word:
+            if word & 1:
+                out.append(w * 64 + bit)
+            word >>= 1
+            bit += 1
+    return out
 
 
 def _json_number(value: Any) -> Any:

@@ -20,7 +20,7 @@ import numpy as np
 from apibehave.detect.decision_model import DecisionModel
 from apibehave.detect.thresholds import EXTREME
 from apibehave.engine.lists import IdentifierListStore, ListEntry, MemoryListStore
-from apibehave.features.derive import present
+from apibehave.features.derive import UNKNOWN_API, present
 from apibehave.features.streaming import StreamingFeatures
 from apibehave.schema.attacks import ATTACK_TYPES, AttackType
 from apibehave.schema.events import IDENTIFIER_COLUMNS
@@ -99,8 +99,6 @@ class LiveEngine:
             login_paths=model.feature_context().login_paths,
             max_identifiers=max_identifiers,
         )
-        self._apis: list[str] = sorted(model.detectors.detectors)
-        self._api_index = {api: i for i, api in enumerate(self._apis)}
         self._specs = list(model.feature_set)
         self._blocked_handles: set[Any] = set()
 
@@ -175,18 +173,15 @@ class LiveEngine:
 
     def _score(self, api: str | None, vector: np.ndarray):
         """Risk, attributed attack type, identifier kind and evidence of one call."""
-        index = self._api_index.get(api if api is not None else "(unknown)")
-        if index is None:
+        name = api if api is not None else UNKNOWN_API
+        if name not in self.model.detectors.detectors:
             return 0.0, None, None, {}
-        scores = self.model.detectors.score(vector[None, :], np.array([index]), self._apis, chunk=1)
-        risk = float(scores.risk[0])
-        if not scores.flagged[0]:
+        risk, code, kind, lead = self.model.detectors.score_call(vector, name)
+        if code < 0:
             return risk, None, None, {}
-        attack = ATTACK_TYPES[int(scores.attack_code[0])]
-        lead = self._specs[int(scores.lead_feature[0])]
-        evidence = {"lead_feature": lead.name, "value": float(vector[int(scores.lead_feature[0])]),
+        evidence = {"lead_feature": self._specs[lead].name, "value": float(vector[lead]),
                     "extreme": risk >= EXTREME}  # fmt: skip
-        return risk, attack, str(scores.identifier_kind[0]), evidence
+        return risk, ATTACK_TYPES[code], kind, evidence
 
 
 def _own_api(event: Mapping[str, Any]) -> str | None:
