@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from apibehave.common.errors import UserError
 from apibehave.common.output import atomic_output, check_output_path
@@ -264,7 +265,7 @@ def _run(
             latest = _track_time(events, report, latest)
             sink.write(events)
             report.events_written += len(events)
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
         raise UserError(f"{src}: cannot be read past line {report.lines_read:,} ({exc})") from exc
 
 
