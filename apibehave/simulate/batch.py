@@ -6,7 +6,7 @@ the result to :func:`apibehave.schema.normalize_events`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,7 +120,7 @@ def to_events(batch: Batch, train_end_ns: int, *, source: str = "simulation") ->
     Parameters
     ----------
     batch : Batch
-        Everything generated.
+        Everything generated; its columns are consumed (the batch is empty afterwards).
     train_end_ns : int
         Epoch nanoseconds where the test period begins.
     source : str
@@ -135,7 +135,8 @@ def to_events(batch: Batch, train_end_ns: int, *, source: str = "simulation") ->
     order = np.argsort(ts, kind="stable")
     idx = pa.array(order)
     data: dict[str, pd.Series] = {}
-    for name, values in batch.columns.items():
+    for name in list(batch.columns):
+        values = batch.columns.pop(name)  # release each column once it is converted
         if isinstance(values, np.ndarray):
             data[name] = pd.Series(values[order])
         else:
@@ -150,8 +151,3 @@ def to_events(batch: Batch, train_end_ns: int, *, source: str = "simulation") ->
     )
     frame = pd.DataFrame(data)
     return normalize_events(frame, source=source)
-
-
-def summary_counts(values: Mapping[str, int]) -> dict[str, int]:
-    """Return counts as plain ints sorted by key (for JSON)."""
-    return {str(k): int(v) for k, v in sorted(values.items())}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from apibehave.simulate import agents, network
+from apibehave.simulate import agents, network, text
 from apibehave.simulate.scenario import PopulationSettings
 from apibehave.simulate.timeline import REGION_OFFSETS_H, REGION_WEIGHTS
 
@@ -63,8 +63,6 @@ class Users:
 
     def actor_ids(self, index: np.ndarray) -> pa.Array:
         """Return the stable actor id (``user-0000042``) of each user index."""
-        from apibehave.simulate import text
-
         return text.join("user-", text.ints(index))
 
 

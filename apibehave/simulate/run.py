@@ -98,7 +98,10 @@ def simulate(scenario: Scenario, *, progress: bool | None = None) -> SimulationR
             bar.update()
         bar.set_postfix_str("assembling events")
         world: World = state["world"]
-        events = to_events(concat(state["batches"] + state["campaigns"]), world.frame.train_end_ns)
+        everything = concat(state["batches"] + state["campaigns"])
+        state["batches"].clear()
+        state["campaigns"].clear()
+        events = to_events(everything, world.frame.train_end_ns)
         bar.update()
     summary = summarize(events, scenario, world)
     return SimulationResult(events, catalogue_dict(_endpoint_counts(events)), summary, scenario)

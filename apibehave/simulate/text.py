@@ -66,6 +66,11 @@ def where(mask: np.ndarray, when_true: StrParts, when_false: StrParts) -> pa.Arr
     return pc.if_else(pa.array(np.asarray(mask, dtype=bool)), a, b)
 
 
+def contains(values: pa.Array, needle: str) -> np.ndarray:
+    """Return whether each string contains ``needle`` (False for null)."""
+    return pc.match_substring(values, needle).fill_null(False).to_numpy(zero_copy_only=False)
+
+
 def lengths(values: pa.Array) -> np.ndarray:
     """Return the UTF-8 byte length of each string (0 for null)."""
     return pc.binary_length(values).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)

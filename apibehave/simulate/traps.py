@@ -16,9 +16,9 @@ import pyarrow.compute as pc
 
 from apibehave.simulate import agents, network, text
 from apibehave.simulate.apis import ENDPOINT_INDEX
-from apibehave.simulate.batch import Batch
+from apibehave.simulate.batch import Batch, concat
 from apibehave.simulate.journeys import MOBILE
-from apibehave.simulate.render import calls
+from apibehave.simulate.render import CATEGORIES, calls
 from apibehave.simulate.timeline import NS_PER_H, NS_PER_S, REGION_OFFSETS_H
 from apibehave.simulate.world import World
 
@@ -271,8 +271,6 @@ def crawler_partner(world: World) -> Batch:
     step = np.arange(n)
     category = (step // pages_per_category) % 12
     page = step % pages_per_category + 1
-    from apibehave.simulate.render import CATEGORIES
-
     ips = network.datacenter_ips(rng, settings.ips)
     key = text.hex_ids(rng, 1, 40)[0].as_py()
     query = text.join(
@@ -330,6 +328,4 @@ def nightly_export(world: World) -> Batch:
 
 
 def _concat_or_empty(batches: list[Batch]) -> Batch:
-    from apibehave.simulate.batch import concat
-
     return concat(batches) if batches else Batch({"ts": np.zeros(0, dtype=np.int64)})

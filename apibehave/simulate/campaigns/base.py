@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from apibehave.simulate import agents, network, text
 from apibehave.simulate.apis import ENDPOINT_INDEX
@@ -163,6 +164,6 @@ def label(ctx: CampaignContext, batch: Batch, identifier: str) -> Batch:
     )
 
 
-def pick_strings(rng: np.random.Generator, values: list[str], n: int) -> text.pa.Array:
+def pick_strings(rng: np.random.Generator, values: list[str], n: int) -> pa.Array:
     """``n`` draws from a list of strings."""
     return text.pick(values, rng.integers(0, len(values), n))

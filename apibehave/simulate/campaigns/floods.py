@@ -7,6 +7,7 @@ and one session cookie flooding from many places.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 from apibehave.simulate import text
 from apibehave.simulate.apis import ENDPOINT_INDEX
@@ -36,7 +37,7 @@ def _overload(ctx: CampaignContext, batch: Batch, severity: float) -> Batch:
     return batch.with_columns(status=status, latency_ms=latency, resp_bytes=resp)
 
 
-def _flood_queries(ctx: CampaignContext, n: int) -> text.pa.Array:
+def _flood_queries(ctx: CampaignContext, n: int) -> pa.Array:
     rng = ctx.rng
     expensive = pick_strings(rng, list(EXPENSIVE_QUERIES), n)
     busting = text.join(

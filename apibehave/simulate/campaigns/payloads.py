@@ -10,13 +10,15 @@ Headers beyond the contract's columns are represented where the contract has roo
 
 from __future__ import annotations
 
+from urllib.parse import quote_plus
+
 import numpy as np
 import pyarrow as pa
 
 from apibehave.simulate import text
 from apibehave.simulate.apis import ENDPOINT_INDEX, SHOP_HOST
 from apibehave.simulate.batch import Batch, concat
-from apibehave.simulate.campaigns.base import CampaignContext, label, pick_strings
+from apibehave.simulate.campaigns.base import BROWSING, CampaignContext, label, pick_strings
 from apibehave.simulate.render import calls
 from apibehave.simulate.sessions import ID1_KIND, object_ids
 
@@ -40,8 +42,6 @@ OBFUSCATED = (
 
 
 def _encode(values: list[str]) -> list[str]:
-    from urllib.parse import quote_plus
-
     return [quote_plus(v) for v in values]
 
 
@@ -276,8 +276,6 @@ def header_manipulation(ctx: CampaignContext) -> Batch:
     start, end = ctx.window(0.33, 8.0)
     n = ctx.count(1500, 40, minimum=5)
     ts = ctx.times(n, start, end)
-    from apibehave.simulate.campaigns.base import BROWSING
-
     batch = _one_client(
         ctx, calls(rng, ts, BROWSING[rng.integers(0, len(BROWSING), n)], ctx.products(n))
     )
@@ -334,7 +332,7 @@ def query_manipulation(ctx: CampaignContext) -> Batch:
     query = text.where(
         loud, pick_strings(rng, list(TAMPER_LOUD), n), pick_strings(rng, list(TAMPER_QUIET), n)
     )
-    big = pc_contains(query, "size=100000") | pc_contains(query, "size=500")
+    big = text.contains(query, "size=100000") | text.contains(query, "size=500")
     resp = np.where(
         big, batch.columns["resp_bytes"] * rng.uniform(10, 200, n), batch.columns["resp_bytes"]
     )
@@ -350,13 +348,6 @@ def query_manipulation(ctx: CampaignContext) -> Batch:
         username=text.where(authed, users.username[user].as_py(), text.nulls(n)),
     )
     return label(ctx, _one_client(ctx, batch), "ip")
-
-
-def pc_contains(values: pa.Array, needle: str) -> np.ndarray:
-    """Whether each string contains ``needle``."""
-    import pyarrow.compute as pc
-
-    return pc.match_substring(values, needle).fill_null(False).to_numpy(zero_copy_only=False)
 
 
 GENERATORS = {
