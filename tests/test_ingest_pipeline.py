@@ -163,3 +163,25 @@ def test_any_input_either_ingests_with_every_line_counted_or_fails_cleanly(
         == report.lines_read
     )
     assert len(pd.read_parquet(out)) == report.events_written
+
+
+def test_background_write_errors_reach_the_caller() -> None:
+    """A failure on the writer thread is raised in the caller on close, never swallowed."""
+    from apibehave.ingest.sink import _BackgroundWriter
+
+    written: list[int] = []
+
+    def write(item: object) -> None:
+        if item == 2:
+            raise OSError("disk full")
+        written.append(item)  # type: ignore[arg-type]
+
+    writer = _BackgroundWriter(write)  # type: ignore[arg-type]
+    for item in (1, 2, 3):
+        try:
+            writer.put(item)  # type: ignore[arg-type]
+        except OSError:
+            break
+    with pytest.raises(OSError, match="disk full"):
+        writer.close()
+    assert written == [1]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -15,6 +18,10 @@ from apibehave.schema import EVENT_COLUMN_NAMES
 
 class EventSink:
     """Write event chunks one after another with bounded memory.
+
+    Parquet row groups are compressed and written on a background thread while the next
+    chunk is parsed (at most :data:`WRITE_QUEUE_DEPTH` chunks wait, so memory stays
+    bounded); an error there surfaces on the next :meth:`write` or on :meth:`close`.
 
     The first chunk fixes the file's columns: later chunks get nulls for columns they
     lack, and extra columns that first appear later are dropped (their names are kept in
@@ -36,6 +43,7 @@ class EventSink:
         self._schema: pa.Schema | None = None
         self._columns: list[str] | None = None
         self._parquet: pq.ParquetWriter | None = None
+        self._background: _BackgroundWriter | None = None
         self._text: IO[str] | None = None
 
     def write(self, events: pd.DataFrame) -> None:
@@ -55,11 +63,13 @@ class EventSink:
         if self._parquet is None:
             self._schema = table.schema
             self._parquet = pq.ParquetWriter(self.path, self._schema, compression="zstd")
+            self._background = _BackgroundWriter(self._parquet.write_table)
         else:
             assert self._schema is not None
             table, lost = _conform(table, self._schema)
             self.dropped_columns |= lost
-        self._parquet.write_table(table)
+        assert self._background is not None
+        self._background.put(table)
 
     def _write_text(self, events: pd.DataFrame) -> None:
         out = events.copy(deep=False)
@@ -80,8 +90,13 @@ class EventSink:
 
             self._write_parquet(empty_events())
         if self._parquet is not None:
-            self._parquet.close()
-            self._parquet = None
+            try:
+                if self._background is not None:
+                    self._background.close()
+            finally:
+                self._background = None
+                self._parquet.close()
+                self._parquet = None
         if self._text is not None:
             self._text.close()
             self._text = None
@@ -98,6 +113,47 @@ class EventSink:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+WRITE_QUEUE_DEPTH = 2
+
+
+class _BackgroundWriter:
+    """Run ``write`` on queued items in order, on one thread, keeping the first error."""
+
+    def __init__(self, write: Callable[[pa.Table], None]) -> None:
+        self._write = write
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=WRITE_QUEUE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="apibehave-ingest-writer")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self._write(item)
+                except BaseException as exc:  # handed to the caller's thread
+                    self._error = exc
+
+    def put(self, table: pa.Table) -> None:
+        """Queue a table (blocks while the queue is full); raise an earlier write error."""
+        self._raise_error()
+        self._queue.put(table)
+
+    def close(self) -> None:
+        """Wait for queued tables to be written; raise the first write error if any."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 def _to_arrow(events: pd.DataFrame) -> pa.Table:
