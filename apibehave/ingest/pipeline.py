@@ -222,8 +222,11 @@ def ingest(
         if rejects_target is not None:
             tmp_rejects = stack.enter_context(atomic_output(rejects_target))
             rejects_file = stack.enter_context(tmp_rejects.open("w", encoding="utf-8"))
-        with EventSink(tmp_out, out_fmt) as sink:
-            _run(src, fmt, sink, report, rejects_file, digest_key)
+        try:
+            with EventSink(tmp_out, out_fmt) as sink:
+                _run(src, fmt, sink, report, rejects_file, digest_key)
+        except OSError as exc:  # the output side: disk full, permissions...
+            raise UserError(f"cannot write {target} ({exc.strerror or exc})") from exc
         report.dropped_columns = sorted(sink.dropped_columns)
         if report.events_written == 0:
             first = report.first_rejections[0] if report.first_rejections else None
