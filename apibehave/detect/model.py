@@ -51,7 +51,8 @@ class LearningSettings:
     min_events : int
         An API with fewer training calls stays in learning mode (rules only).
     min_identifiers : int
-        An API whose calls come from fewer distinct IPs stays in learning mode.
+        An API whose calls come from fewer distinct clients (the most of its distinct IPs,
+        tokens, cookies, API keys or user names) stays in learning mode.
     min_feature_identifiers : int
         A feature learned from fewer identifiers is disabled for that API.
     min_ratio_calls : int
@@ -65,7 +66,7 @@ class LearningSettings:
     extreme_quantile: float = 0.999
     extreme_margin: float = 1.5
     min_events: int = 1000
-    min_identifiers: int = 10
+    min_identifiers: int = 5
     min_feature_identifiers: int = 3
     min_ratio_calls: int = 10
     min_normal_crossings: int = 0
@@ -177,16 +178,18 @@ class DetectorSet:
         directions = [risk_direction(s) for s in specs]
         steps = [_min_step(s) for s in specs]
         groups_all = np.column_stack([identifier_codes[s.identifier] for s in specs])
-        ip_codes = identifier_codes["ip"]
         detectors: dict[str, ApiDetector] = {}
         for api in sorted(set(api_names.tolist())):
             rows = np.flatnonzero(api_names == api)
-            n_ips = int(np.unique(ip_codes[rows][ip_codes[rows] >= 0]).size)
-            if rows.size < settings.min_events or n_ips < settings.min_identifiers:
+            n_clients = max(
+                int(np.unique(codes[rows][codes[rows] >= 0]).size)
+                for codes in identifier_codes.values()
+            )
+            if rows.size < settings.min_events or n_clients < settings.min_identifiers:
                 detectors[api] = ApiDetector(
-                    api, STATUS_LEARNING, int(rows.size), n_ips,
-                    reason=f"{rows.size} calls from {n_ips} IPs; needs "
-                    f"{settings.min_events} calls from {settings.min_identifiers} IPs",
+                    api, STATUS_LEARNING, int(rows.size), n_clients,
+                    reason=f"{rows.size} calls from {n_clients} clients; needs "
+                    f"{settings.min_events} calls from {settings.min_identifiers} clients",
                 )  # fmt: skip
                 continue
             model = ThresholdDetector(
@@ -205,7 +208,7 @@ class DetectorSet:
                     direction=directions[j],
                     n_identifiers=int(model.n_identifiers_[j]),
                 )
-            detectors[api] = ApiDetector(api, STATUS_READY, int(rows.size), n_ips, thresholds)
+            detectors[api] = ApiDetector(api, STATUS_READY, int(rows.size), n_clients, thresholds)
         return cls(feature_set, detectors, settings)
 
     # ---- scoring ----------------------------------------------------------------------
