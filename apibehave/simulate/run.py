@@ -81,6 +81,7 @@ def simulate(scenario: Scenario, *, progress: bool | None = None) -> SimulationR
             batch,
             partner_batch,
             traps.crawler_partner(world),
+            traps.search_engine_bots(world),
             traps.nightly_export(world),
         ]
 

@@ -108,6 +108,14 @@ class CrawlerTrap:
 
 
 @dataclass(frozen=True)
+class SearchBotTrap:
+    """Search-engine crawlers fetching catalogue pages, long tail included, all day."""
+
+    enabled: bool = True
+    pages_per_hour: float = field(default=600.0, metadata=_range(0, above=True))
+
+
+@dataclass(frozen=True)
 class FlashCrowdTrap:
     """A sale that brings several times the normal load for a while."""
 
@@ -144,6 +152,7 @@ class TrapSettings:
     roaming_tokens: RoamingTokenTrap = RoamingTokenTrap()
     partner_integrations: PartnerTrap = PartnerTrap()
     crawler_partner: CrawlerTrap = CrawlerTrap()
+    search_engine_bots: SearchBotTrap = SearchBotTrap()
     flash_crowd: FlashCrowdTrap = FlashCrowdTrap()
     nightly_export: NightlyExportTrap = NightlyExportTrap()
     password_typos: PasswordTypoTrap = PasswordTypoTrap()

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from apibehave.simulate import agents, network, text
-from apibehave.simulate.apis import ENDPOINT_INDEX
+from apibehave.simulate.apis import ENDPOINT_INDEX, PARTNER_HOST
 from apibehave.simulate.batch import Batch, concat
 from apibehave.simulate.journeys import MOBILE
 from apibehave.simulate.render import CATEGORIES, calls
@@ -28,6 +28,7 @@ TRAPS: tuple[str, ...] = (
     "roaming_tokens",
     "partner_integrations",
     "crawler_partner",
+    "search_engine_bots",
     "flash_crowd",
     "nightly_export",
     "password_typos",
@@ -246,7 +247,9 @@ def partner_integrations(world: World) -> tuple[Batch, Partners]:
         batch = batch.with_columns(
             status=status,
             client_ip=text.pick(ips[p], rng.integers(0, len(ips[p]), len(ts))),
-            user_agent=agent_names[p],
+            # real integrations have quirks: an explicit port in Host, no User-Agent at all
+            host=f"{PARTNER_HOST}:443" if p == 1 else PARTNER_HOST,
+            user_agent=None if p == 2 else agent_names[p],
             api_key=text.pick(keys, np.full(len(ts), p)),
             label="normal",
             actor=names[p],
@@ -290,6 +293,48 @@ def crawler_partner(world: World) -> Batch:
         label="normal",
         actor="partner-pricecompare",
         trap="crawler_partner",
+    )
+
+
+SEARCH_BOTS = (
+    ("bot-googlebot", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+     ("66.249.66.1", "66.249.66.87", "66.249.68.33", "66.249.79.118")),
+    ("bot-bingbot", "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; "
+     "+http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36",
+     ("157.55.39.12", "40.77.167.54", "207.46.13.91")),
+)  # fmt: skip
+"""Search engines: actor, agent, addresses."""
+
+
+def search_engine_bots(world: World) -> Batch:
+    """Fetch catalogue pages the way search engines do: evenly, long tail included."""
+    settings = world.scenario.traps.search_engine_bots
+    if not settings.enabled:
+        return _concat_or_empty([])
+    rng = world.rng("search_engine_bots")
+    n = rng.poisson(settings.pages_per_hour * world.frame.hours * world.scenario.scale)
+    ts = np.sort(rng.integers(world.frame.start_ns, world.frame.end_ns, n))
+    kind = rng.choice(3, size=n, p=[0.8, 0.15, 0.05])
+    endpoint = np.array(
+        [
+            ENDPOINT_INDEX[k]
+            for k in ("catalogue.product", "catalogue.products", "catalogue.categories")
+        ]
+    )[kind]
+    products = world.scenario.population.products
+    batch = calls(rng, ts, endpoint, 100_000 + rng.integers(0, int(products * 1.1), n))
+    status = np.where((kind == 0) & (rng.random(n) < 0.05), 404, batch.columns["status"])
+    bot = rng.choice(len(SEARCH_BOTS), size=n, p=[0.7, 0.3])
+    ip_vocab = [ip for _, _, ips in SEARCH_BOTS for ip in ips]
+    sizes = np.array([len(ips) for _, _, ips in SEARCH_BOTS])
+    ip_code = (np.cumsum(sizes) - sizes)[bot] + rng.integers(0, 1 << 30, n) % sizes[bot]
+    return batch.with_columns(
+        status=status,
+        client_ip=text.pick(ip_vocab, ip_code),
+        user_agent=text.pick([agent for _, agent, _ in SEARCH_BOTS], bot),
+        label="normal",
+        actor=text.pick([name for name, _, _ in SEARCH_BOTS], bot),
+        trap="search_engine_bots",
     )
 
 
