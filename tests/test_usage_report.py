@@ -9,13 +9,8 @@ import pandas as pd
 import pytest
 
 from apibehave.cli import main
-from apibehave.reports.usage import (
-    DEVICE_CLASSES,
-    classify_device,
-    classify_devices,
-    format_usage_report,
-    usage_report,
-)
+from apibehave.reports.devices import DEVICE_CLASSES, classify_device, classify_devices
+from apibehave.reports.usage import format_usage_report, usage_report
 from apibehave.schema.catalogue import ApiSpec, Catalogue
 from apibehave.schema.event_io import write_events
 from apibehave.schema.events import STRING_DTYPE, normalize_events
