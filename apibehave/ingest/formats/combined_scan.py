@@ -161,8 +161,8 @@ def _split_request(buf, rs, re_, spans, i):  # pragma: no cover - compiled
         p += 1
     if p == rs or p >= re_ or p - rs > 32:
         return 6
-    spans[i, F_METHOD, 0] = rs
-    spans[i, F_METHOD, 1] = p
+    spans[F_METHOD, i, 0] = rs
+    spans[F_METHOD, i, 1] = p
     ts = p + 1
     while ts < re_ and buf[ts] == _SPACE:
         ts += 1
@@ -181,8 +181,8 @@ def _split_request(buf, rs, re_, spans, i):  # pragma: no cover - compiled
         and buf[last + 4] == 80
         and buf[last + 5] == 47
     ):  # " HTTP/"
-        spans[i, F_PROTOCOL, 0] = last + 1
-        spans[i, F_PROTOCOL, 1] = te
+        spans[F_PROTOCOL, i, 0] = last + 1
+        spans[F_PROTOCOL, i, 1] = te
         te = last
         while te > ts and buf[te - 1] == _SPACE:
             te -= 1
@@ -198,18 +198,18 @@ def _split_request(buf, rs, re_, spans, i):  # pragma: no cover - compiled
         he = hs
         while he < te and buf[he] != 47 and buf[he] != 63:
             he += 1
-        spans[i, F_HOST, 0] = hs
-        spans[i, F_HOST, 1] = he
+        spans[F_HOST, i, 0] = hs
+        spans[F_HOST, i, 1] = he
         ps = he
     q = ps
     while q < te and buf[q] != 63:  # '?'
         q += 1
     if q > ps:
-        spans[i, F_PATH, 0] = ps
-        spans[i, F_PATH, 1] = q
+        spans[F_PATH, i, 0] = ps
+        spans[F_PATH, i, 1] = q
     if q + 1 < te:
-        spans[i, F_QUERY, 0] = q + 1
-        spans[i, F_QUERY, 1] = te
+        spans[F_QUERY, i, 0] = q + 1
+        spans[F_QUERY, i, 1] = te
     return OK
 
 
@@ -221,14 +221,14 @@ def scan_combined(buf, starts, ends, month_keys):  # pragma: no cover - compiled
     -------
     codes : int8 array
         0 when the line was read, else a :data:`REASONS` key.
-    spans : int64 array (n, N_FIELDS, 2)
+    spans : int64 array (N_FIELDS, n, 2)
         Start and end of every string field; start -1 when absent.
     ts, status, size : int64 arrays
         Epoch nanoseconds (UTC), status and body size.
     """
     n = starts.shape[0]
     codes = np.zeros(n, np.int8)
-    spans = np.full((n, N_FIELDS, 2), -1, np.int64)
+    spans = np.full((N_FIELDS, n, 2), -1, np.int64)
     ts = np.full(n, INVALID_TIME, np.int64)
     status = np.zeros(n, np.int64)
     size = np.zeros(n, np.int64)
@@ -244,8 +244,8 @@ def scan_combined(buf, starts, ends, month_keys):  # pragma: no cover - compiled
         if p == s or p >= e:
             codes[i] = 1
             continue
-        spans[i, F_IP, 0] = s
-        spans[i, F_IP, 1] = p
+        spans[F_IP, i, 0] = s
+        spans[F_IP, i, 1] = p
         p += 1
         # ident (ignored)
         s = p
@@ -263,8 +263,8 @@ def scan_combined(buf, starts, ends, month_keys):  # pragma: no cover - compiled
             codes[i] = 1
             continue
         if not (p - s == 1 and buf[s] == _DASH):
-            spans[i, F_USER, 0] = s
-            spans[i, F_USER, 1] = p
+            spans[F_USER, i, 0] = s
+            spans[F_USER, i, 1] = p
         p += 1
         # [time_local]
         if buf[p] != 91:
@@ -320,15 +320,15 @@ def scan_combined(buf, starts, ends, month_keys):  # pragma: no cover - compiled
             s = p + 2
             p = _scan_quoted(buf, s, e)
             if not (p - s == 1 and buf[s] == _DASH):
-                spans[i, F_REFERER, 0] = s
-                spans[i, F_REFERER, 1] = p
+                spans[F_REFERER, i, 0] = s
+                spans[F_REFERER, i, 1] = p
             p += 1
             if p + 1 < e and buf[p] == _SPACE and buf[p + 1] == _QUOTE:
                 s = p + 2
                 p = _scan_quoted(buf, s, e)
                 if not (p - s == 1 and buf[s] == _DASH) and p > s:
-                    spans[i, F_UA, 0] = s
-                    spans[i, F_UA, 1] = p
+                    spans[F_UA, i, 0] = s
+                    spans[F_UA, i, 1] = p
         code = _split_request(buf, rs, re_, spans, i)
         codes[i] = code
     return codes, spans, ts, status, size
@@ -349,16 +349,16 @@ def gather(buf, spans, field, rows, unescape):  # pragma: no cover - compiled
     valid = np.zeros(m, np.bool_)
     total = 0
     for j in range(m):
-        s = spans[rows[j], field, 0]
+        s = spans[field, rows[j], 0]
         if s >= 0:
-            total += spans[rows[j], field, 1] - s
+            total += spans[field, rows[j], 1] - s
     data = np.empty(total, np.uint8)
     pos = 0
     for j in range(m):
-        s = spans[rows[j], field, 0]
+        s = spans[field, rows[j], 0]
         if s >= 0:
             valid[j] = True
-            e = spans[rows[j], field, 1]
+            e = spans[field, rows[j], 1]
             k = s
             while k < e:
                 c = buf[k]
