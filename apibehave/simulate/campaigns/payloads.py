@@ -190,11 +190,12 @@ POISON_QUIET = (
 )
 POISON_TARGETS = (
     "accounts.profile_update",
-    "orders.cart_add",
-    "orders.cart_add",
     "accounts.profile_update",
     "orders.cart_add",
+    "orders.cart_add",
+    "orders.cart_add",
 )
+"""Endpoint each loud poison body is written to (same order as ``POISON_LOUD``)."""
 
 
 def data_poisoning(ctx: CampaignContext) -> Batch:
@@ -209,7 +210,7 @@ def data_poisoning(ctx: CampaignContext) -> Batch:
     choice = rng.integers(0, len(POISON_LOUD), n)
     quiet_choice = rng.integers(0, len(POISON_QUIET), n)
     body = text.where(loud, text.pick(POISON_LOUD, choice), text.pick(POISON_QUIET, quiet_choice))
-    target = np.where(loud, choice, np.where(quiet_choice % 3 == 0, 0, 1))
+    target = np.where(loud, choice, np.where(quiet_choice % 3 == 0, 0, 2))
     endpoint = np.array([ENDPOINT_INDEX[k] for k in POISON_TARGETS])[target]
     ids = object_ids(rng, ctx.world, np.full(n, user), ID1_KIND[endpoint])
     batch = calls(rng, ts, endpoint, ids, with_body=False)
