@@ -65,8 +65,10 @@ def main() -> None:
     print(f"{'run':<24} {'events':>10} {'seconds':>8} {'events/s':>10}")
     for name, row in rows.items():
         print(f"{name:<24} {row['events']:>10,} {row['seconds']:>8} {row['events_per_s']:>10,}")
-    print(f"1M events: {million['seconds_per_1m_events']} s (target <= {TARGET_SECONDS} s); "
-          f"peak RSS {results['peak_rss_mb']} MB; figures measured under possible contention")  # fmt: skip
+    print(
+        f"1M events: {million['seconds_per_1m_events']} s (target <= {TARGET_SECONDS} s); "
+        f"peak RSS {results['peak_rss_mb']} MB; measured under possible contention"
+    )
     print(f"written to {RESULTS}")
 
 
