@@ -179,3 +179,35 @@ def test_benign_traps_are_labelled_normal(trap_world: pd.DataFrame) -> None:
     from apibehave.simulate.apis import DECOY_PATHS
 
     assert not trap_world["path"].isin([p for _, p in DECOY_PATHS]).any()
+
+
+def test_some_users_switch_between_web_and_app(trap_world: pd.DataFrame) -> None:
+    """Multi-device users appear under one user name with a browser and the app."""
+    named = trap_world[trap_world["username"].notna() & (trap_world["trap"] != "password_typos")]
+    agents = named.groupby("username")["user_agent"].agg(
+        lambda s: {("app" if a.startswith("ShopApp/") else "browser") for a in s.dropna()}
+    )
+    assert (agents.map(len) == 2).sum() >= 20
+
+
+def test_failed_calls_are_retried_shortly_after(trap_world: pd.DataFrame) -> None:
+    """Most 429 and 5xx answers are followed by the same call from the same user soon after."""
+    normal = trap_world[trap_world["actor"].str.startswith("user-")]
+    failed = normal[(normal["status"] == 429) | (normal["status"] >= 500)]
+    key = ["actor", "method", "path"]
+    later = normal[[*key, "ts"]].rename(columns={"ts": "retry_ts"}).sort_values("retry_ts")
+    pairs = failed[[*key, "ts"]].sort_values("ts").reset_index(drop=True)
+    pairs["after"] = pairs["ts"] + pd.Timedelta(milliseconds=1)
+    matched = pd.merge_asof(
+        pairs.sort_values("after"), later, left_on="after", right_on="retry_ts", by=key,
+        direction="forward", tolerance=pd.Timedelta(seconds=30),
+    )  # fmt: skip
+    assert len(failed) > 20
+    assert matched["retry_ts"].notna().mean() > 0.4
+
+
+def test_guests_sometimes_reset_their_password(trap_world: pd.DataFrame) -> None:
+    """Benign traffic uses every auth endpoint, password reset included."""
+    resets = trap_world[trap_world["path"] == "/v1/auth/password/reset"]
+    assert len(resets) > 0
+    assert resets["body"].str.contains('"email":').all()

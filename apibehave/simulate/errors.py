@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from apibehave.simulate.apis import APIS, ENDPOINTS
+from apibehave.simulate.batch import Batch
 from apibehave.simulate.scenario import ErrorSettings
 from apibehave.simulate.timeline import NS_PER_S, Timeframe
 
@@ -61,6 +62,8 @@ def apply_error_mix(
     get_by_id = _IS_GET_BY_ID[endpoint] & ok
     stale = get_by_id & (u < settings.stale_id_p)
     status[stale] = 404
+    shared_link = get_by_id & ~stale & (u < settings.stale_id_p + settings.forbidden_p)
+    status[shared_link] = 403  # a link to someone else's order or file
     cached = _IS_CACHEABLE[endpoint] & ok & ~stale & (rng.random(n) < settings.not_modified_p)
     status[cached] = 304
     resp_bytes[cached] = 0
@@ -78,5 +81,36 @@ def apply_error_mix(
         latency_ms[inside] *= rng.uniform(2.0, 8.0, int(inside.sum()))
         failed = inside & (rng.random(n) < settings.incident_error_p)
         status[failed] = rng.choice([502, 503, 504], size=int(failed.sum()))
-    errored = (status >= 400) | stale
+    errored = (status >= 400) | stale | shared_link
     resp_bytes[errored] = rng.integers(90, _ERROR_BODY_BYTES + 120, int(errored.sum()))
+
+
+def client_retries(
+    rng: np.random.Generator, settings: ErrorSettings, batch: Batch, ok_status: np.ndarray
+) -> Batch:
+    """Return the retries clients send after a 429 or a 5xx (most succeed).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    settings : ErrorSettings
+        ``retry_p`` is the chance a failed call is retried (a second retry is half as
+        likely).
+    batch : Batch
+        Benign calls with their final statuses and identifiers.
+    ok_status : ndarray of int
+        The status each call would have had on success.
+    """
+    status = np.asarray(batch.columns["status"])
+    failed = np.flatnonzero((status == 429) | (status >= 500))
+    first = failed[rng.random(len(failed)) < settings.retry_p]
+    second = first[rng.random(len(first)) < settings.retry_p / 2]
+    rows = np.concatenate([first, second])
+    attempt = np.concatenate([np.ones(len(first)), np.full(len(second), 2.0)])
+    backoff_s = np.where(status[rows] == 429, 4.0, 0.8) * attempt * rng.uniform(0.5, 1.5, len(rows))
+    retry = batch.take(rows)
+    again = rng.random(len(rows)) < 0.25
+    return retry.with_columns(
+        ts=np.asarray(batch.columns["ts"])[rows] + (backoff_s * NS_PER_S).astype(np.int64),
+        status=np.where(again, status[rows], ok_status[rows]),
+    )

@@ -85,6 +85,7 @@ ACTIONS: tuple[Action, ...] = (
            (0, 0.08, 0.02), ("documents", "download")),
     Action("upload", (("files.upload", 0), ("files.list", 1200)), 2.0, (0, 0.2, 0.05),
            ("documents",)),
+    Action("forgot_password", (("auth.password_reset", 0),), 3.0, (0.15, 0, 0)),
     Action("logout", (("auth.logout", 0),), 0.0, (0, 0.3, 0.05)),
 )  # fmt: skip
 """Every benign action."""

@@ -34,12 +34,15 @@ class Users:
 
     Attributes
     ----------
-    username, home_ip, alt_ip, agent : pyarrow.Array
-        Per-user strings.
+    username, home_ip, alt_ip, mobile_ip, agent, alt_agent : pyarrow.Array
+        Per-user strings: home, elsewhere and carrier addresses; the main device's
+        agent and the other device's (web users' phone app, app users' browser).
     account_id, order_base, document_base, address_base : ndarray of int64
         Object ids the user owns start at these.
     mobile : ndarray of bool
         Uses the mobile app rather than a browser.
+    multi_device : ndarray of bool
+        Also uses the other device now and then, sometimes at the same time.
     activity : ndarray of float
         Relative activity (mean 1, heavy-tailed).
     region : ndarray of int
@@ -49,12 +52,15 @@ class Users:
     username: pa.Array
     home_ip: pa.Array
     alt_ip: pa.Array
+    mobile_ip: pa.Array
     agent: pa.Array
+    alt_agent: pa.Array
     account_id: np.ndarray
     order_base: np.ndarray
     document_base: np.ndarray
     address_base: np.ndarray
     mobile: np.ndarray
+    multi_device: np.ndarray
     activity: np.ndarray
     region: np.ndarray
 
@@ -104,17 +110,24 @@ def build_users(rng: np.random.Generator, settings: PopulationSettings, n: int) 
     agent = np.empty(n, dtype=object)
     agent[~mobile] = agents.desktop_browsers(rng, int((~mobile).sum()))
     agent[mobile] = agents.mobile_apps(rng, int(mobile.sum()))
+    alt_agent = np.empty(n, dtype=object)
+    alt_agent[~mobile] = agents.mobile_apps(rng, int((~mobile).sum()))
+    alt_agent[mobile] = agents.desktop_browsers(rng, int(mobile.sum()))
+    carrier = network.mobile_ips(rng, n)
     account_id = rng.choice(np.arange(1_000_000, 9_000_000), size=n, replace=False)
     return Users(
         username=pa.array(usernames(rng, n), type=pa.string()),
         home_ip=pa.array(home.tolist(), type=pa.string()),
         alt_ip=pa.array(alt.tolist(), type=pa.string()),
+        mobile_ip=pa.array(carrier, type=pa.string()),
         agent=pa.array(agent.tolist(), type=pa.string()),
+        alt_agent=pa.array(alt_agent.tolist(), type=pa.string()),
         account_id=account_id.astype(np.int64),
         order_base=rng.integers(10_000_000, 90_000_000, n),
         document_base=rng.integers(100_000_000, 900_000_000, n),
         address_base=rng.integers(10_000, 900_000, n),
         mobile=mobile,
+        multi_device=rng.random(n) < settings.multi_device_fraction,
         activity=activity,
         region=region,
     )

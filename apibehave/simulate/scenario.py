@@ -37,6 +37,7 @@ class PopulationSettings:
     sessions_per_user_day: float = field(default=1.2, metadata=_range(0, above=True))
     activity_sigma: float = field(default=1.3, metadata=_range(0))
     mobile_fraction: float = field(default=0.45, metadata=_range(0, 1))
+    multi_device_fraction: float = field(default=0.25, metadata=_range(0, 1))
     guest_session_fraction: float = field(default=0.3, metadata=_range(0, 1))
     ipv6_fraction: float = field(default=0.2, metadata=_range(0, 1))
     mean_actions_per_session: float = field(default=11.0, metadata=_range(1))
@@ -53,6 +54,8 @@ class ErrorSettings:
 
     token_expiry_p: float = field(default=0.08, metadata=_range(0, 1))
     stale_id_p: float = field(default=0.012, metadata=_range(0, 1))
+    forbidden_p: float = field(default=0.002, metadata=_range(0, 1))
+    retry_p: float = field(default=0.6, metadata=_range(0, 1))
     server_error_p: float = field(default=0.001, metadata=_range(0, 1))
     rate_limited_p: float = field(default=0.0015, metadata=_range(0, 1))
     validation_error_p: float = field(default=0.02, metadata=_range(0, 1))

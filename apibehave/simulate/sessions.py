@@ -13,8 +13,8 @@ import pyarrow as pa
 
 from apibehave.simulate import text, traps
 from apibehave.simulate.apis import ENDPOINT_INDEX, ENDPOINTS
-from apibehave.simulate.batch import Batch
-from apibehave.simulate.errors import apply_error_mix, draw_incidents
+from apibehave.simulate.batch import Batch, concat
+from apibehave.simulate.errors import apply_error_mix, client_retries, draw_incidents
 from apibehave.simulate.journeys import (
     ACTION_INDEX,
     CALL_COUNT,
@@ -110,7 +110,11 @@ def generate_sessions(world: World) -> tuple[Batch, Sessions]:
     mobile = users.mobile[user]
     persona = np.where(mobile, MOBILE, WEB)
     persona[rng.random(n) < pop.guest_session_fraction] = GUEST
-    placement = traps.place_sessions(world, user, start, persona)
+    other_device = users.multi_device[user] & (persona != GUEST) & (rng.random(n) < 0.35)
+    persona = np.where(other_device, np.where(persona == MOBILE, WEB, MOBILE), persona)
+    agent_code = user + len(users) * other_device
+    agents = pa.concat_arrays([users.agent, users.alt_agent])
+    placement = traps.place_sessions(world, user, start, persona, other_device)
 
     first = np.where(
         persona == GUEST,
@@ -177,9 +181,10 @@ def generate_sessions(world: World) -> tuple[Batch, Sessions]:
     call_user = user[call_session]
     call_persona = persona[call_session]
     endpoint = plan["endpoint"]
-    username = text.pick(users.username, np.where(call_persona == GUEST, -1, call_user))
-    username = traps.mistyped_names(world, username, plan["typo"])
-    batch = calls(rng, plan["ts"], endpoint, plan["id1"], plan["id2"], username=username)
+    typed_name = traps.mistyped_names(world, text.pick(users.username, call_user), plan["typo"])
+    username = text.where(call_persona == GUEST, text.nulls(len(endpoint)), typed_name)
+    batch = calls(rng, plan["ts"], endpoint, plan["id1"], plan["id2"], username=typed_name)
+    ok_status = batch.columns["status"].copy()
     status = np.where(plan["status"] >= 0, plan["status"], batch.columns["status"])
     resp_bytes = batch.columns["resp_bytes"]
     latency = batch.columns["latency_ms"]
@@ -201,7 +206,7 @@ def generate_sessions(world: World) -> tuple[Batch, Sessions]:
     batch = batch.with_columns(
         status=status,
         client_ip=text.pick(placement.ips, ip_code),
-        user_agent=text.pick(users.agent, call_user),
+        user_agent=text.pick(agents, agent_code[call_session]),
         token=text.pick(tokens, token_code),
         cookie=text.pick(cookies, np.where(has_cookie, call_session, -1)),
         username=text.where(endpoint == REFRESH, text.nulls(len(endpoint)), username),
@@ -211,13 +216,14 @@ def generate_sessions(world: World) -> tuple[Batch, Sessions]:
         trap=text.pick(traps.TRAPS, trap_code),
         attack_identifier=None,
     )
+    batch = concat([batch, client_retries(rng, scenario.errors, batch, ok_status)])
     sessions = Sessions(
         user=user,
         persona=persona,
         start_ns=start,
         end_ns=end,
         ip=text.pick(placement.ips, placement.ip_code),
-        agent=text.pick(users.agent, user),
+        agent=text.pick(agents, agent_code),
         token=text.pick(tokens, np.where(persona == GUEST, -1, 2 * np.arange(n))),
         cookie=text.pick(cookies, np.where(persona == MOBILE, -1, np.arange(n))),
     )

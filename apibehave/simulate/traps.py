@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from apibehave.simulate import agents, network, text
 from apibehave.simulate.apis import ENDPOINT_INDEX, PARTNER_HOST
 from apibehave.simulate.batch import Batch, concat
-from apibehave.simulate.journeys import MOBILE
+from apibehave.simulate.journeys import MOBILE, WEB
 from apibehave.simulate.render import CATEGORIES, calls
 from apibehave.simulate.timeline import NS_PER_H, NS_PER_S, REGION_OFFSETS_H
 from apibehave.simulate.world import World
@@ -77,9 +77,17 @@ class Placement:
 
 
 def place_sessions(
-    world: World, user: np.ndarray, start: np.ndarray, persona: np.ndarray
+    world: World,
+    user: np.ndarray,
+    start: np.ndarray,
+    persona: np.ndarray,
+    other_device: np.ndarray,
 ) -> Placement:
-    """Give each session an address: home, elsewhere, carrier NAT, office proxy, roaming."""
+    """Give each session an address: home, elsewhere, carrier NAT, office proxy, roaming.
+
+    ``other_device`` marks sessions on the user's second device (a web user's phone
+    uses a carrier address, an app user's browser the home connection).
+    """
     rng = world.rng("placement")
     traps = world.scenario.traps
     users = world.users
@@ -87,11 +95,18 @@ def place_sessions(
     nat_ips = network.mobile_ips(rng, traps.carrier_nat.ips, ipv6_fraction=0.0)
     proxy_ips = network.corporate_ips(rng, traps.corporate_proxy.ips)
     ips = pa.concat_arrays(
-        [users.home_ip, users.alt_ip, pa.array(nat_ips + proxy_ips, type=pa.string())]
+        [
+            users.home_ip,
+            users.alt_ip,
+            users.mobile_ip,
+            pa.array(nat_ips + proxy_ips, type=pa.string()),
+        ]
     )
-    nat_base, proxy_base = 2 * n_users, 2 * n_users + len(nat_ips)
+    nat_base, proxy_base = 3 * n_users, 3 * n_users + len(nat_ips)
     away = rng.random(n) < 0.2
     ip_code = np.where((persona != MOBILE) & away, n_users + user, user)
+    ip_code = np.where(other_device & (persona == MOBILE), 2 * n_users + user, ip_code)
+    ip_code = np.where(other_device & (persona == WEB), n_users + user, ip_code)
     trap = np.full(n, -1, dtype=np.int64)
 
     if traps.carrier_nat.enabled:
@@ -102,7 +117,7 @@ def place_sessions(
         )
         nat_of_user = np.full(n_users, -1)
         nat_of_user[members] = rng.integers(0, len(nat_ips), len(members))
-        behind = (nat_of_user[user] >= 0) & (persona == MOBILE)
+        behind = (nat_of_user[user] >= 0) & (persona == MOBILE) & ~other_device
         ip_code = np.where(behind, nat_base + nat_of_user[user], ip_code)
         trap[behind] = code("carrier_nat")
 
