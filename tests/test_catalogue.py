@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apibehave.schema.catalogue import (
     ApiSpec,
@@ -313,3 +315,67 @@ def test_the_simulators_catalogue_loads() -> None:
     catalogue = Catalogue.from_dict(simulate_apis.catalogue_dict())
     assert "auth" in catalogue
     assert catalogue["auth"].login_paths
+
+
+_base = st.sampled_from(["/", "/v1", "/v1/accounts", "/v1/accounts/x", "/static", "/v1/a.css"])
+_api = st.tuples(
+    _base,
+    st.sampled_from([(), ("a.example",), ("b.example", "a.example")]),
+    st.sampled_from([(), (".css",), (".css", ".png"), (".min.css",)]),
+)
+_event = st.tuples(
+    st.one_of(
+        st.none(),
+        st.sampled_from(
+            [
+                "/",
+                "/v1",
+                "/v1/accounts/7",
+                "/v1/accountsx",
+                "/static/a.CSS",
+                "/v1/accounts/x/y.png",
+                "v1",
+                "/x.min.css",
+                "/v1/a.css\n",
+                "",
+            ]
+        ),
+    ),
+    st.sampled_from([None, "a.example", "A.EXAMPLE:8080", "b.example", "", "c.example"]),
+    st.sampled_from([None, "", " ", "own"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_api, max_size=6), st.lists(_event, min_size=1, max_size=12))
+def test_scalar_and_vectorised_resolution_agree(
+    apis: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
+    events: list[tuple[str | None, str | None, str | None]],
+) -> None:
+    """Catalogue.resolve_api answers exactly as resolve_apis, call by call."""
+    specs, taken = [], set()
+    for i, (base, hosts, extensions) in enumerate(apis):
+        routes = {(host, base, extensions) for host in hosts or ("*",)}
+        if routes & taken:
+            continue  # the catalogue refuses two APIs on one route
+        taken |= routes
+        specs.append(ApiSpec(name=f"api{i}", base_path=base, hosts=hosts, extensions=extensions))
+    catalogue = Catalogue(apis=tuple(specs))
+    frame = _events([(path, host, own) for path, host, own in events])
+    vectorised = resolve_apis(frame, catalogue).tolist()
+    for (path, host, own), expected in zip(events, vectorised, strict=True):
+        got = catalogue.resolve_api(host, path, own)
+        assert (got is None and pd.isna(expected)) or got == expected
+
+
+def test_ties_go_to_the_api_listed_first() -> None:
+    """Two APIs matching equally well: the first listed wins, in both resolvers."""
+    catalogue = Catalogue(
+        apis=(
+            ApiSpec(name="minified", extensions=(".min.css",)),
+            ApiSpec(name="styles", extensions=(".css",)),
+        )
+    )
+    events = _events([("/x.min.css", None, None), ("/x.css", None, None)])
+    assert resolve_apis(events, catalogue).tolist() == ["minified", "styles"]
+    assert catalogue.resolve_api(None, "/x.min.css") == "minified"

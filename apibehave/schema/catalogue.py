@@ -305,7 +305,7 @@ class Catalogue:
             if api.hosts and (host_norm is None or not _host_matches(host_norm, api.hosts)):
                 continue
             key = (bool(api.hosts), bool(api.extensions), len(api.base_path))
-            if best_key is None or key >= best_key:
+            if best_key is None or key > best_key:  # ties: the first listed wins
                 best, best_key = api.name, key
         return best
 
@@ -397,8 +397,8 @@ def resolve_apis(events: pd.DataFrame, catalogue: Catalogue) -> pd.Series:
     ``hosts`` is empty, whose ``extensions`` (when it has some) end the path, and whose
     ``base_path`` is the longest prefix of the ``path`` on a segment boundary. Precedence:
     an API naming the host beats one answering any host, whatever the base path lengths;
-    then an API with ``extensions`` beats one without; then the longest base path wins.
-    No match gives null.
+    then an API with ``extensions`` beats one without; then the longest base path wins;
+    then the API listed first. No match gives null.
 
     Parameters
     ----------
@@ -430,6 +430,7 @@ def resolve_apis(events: pd.DataFrame, catalogue: Catalogue) -> pd.Series:
             bool(catalogue.apis[i].hosts),
             bool(catalogue.apis[i].extensions),
             len(catalogue.apis[i].base_path),
+            -i,  # ties: the first listed is assigned last, so it wins
         ),
     )
     for index in order:
@@ -536,8 +537,11 @@ def _under_base_path(paths: pd.Series, base_path: str) -> np.ndarray:
 
 
 def _has_extension(paths: pd.Series, extensions: tuple[str, ...]) -> np.ndarray:
-    pattern = "(?:" + "|".join(re.escape(e) for e in extensions) + ")$"
-    return paths.str.contains(pattern, case=False, regex=True).to_numpy(dtype=bool, na_value=False)
+    lowered = paths.str.lower()
+    hit = np.zeros(len(paths), dtype=bool)
+    for extension in extensions:  # no regex: "$" differs between Python and RE2
+        hit |= lowered.str.endswith(extension).to_numpy(dtype=bool, na_value=False)
+    return hit
 
 
 def _host_matches(host: str, hosts: tuple[str, ...]) -> bool:
