@@ -38,9 +38,8 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix apibehave tests benchmarks
 	$(BIN)/ruff format apibehave tests benchmarks
 
-bench: $(STAMP) ## run the benchmarks; figures go to benchmarks/results/
-	$(BIN)/python benchmarks/bench_ingest.py
-	$(BIN)/python benchmarks/bench_simulate.py
+bench: $(STAMP) ## run every benchmark; figures go to benchmarks/results/*.json
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lock: ## re-resolve the pinned versions into requirements/constraints.txt
 	rm -rf /tmp/apibehave-lock && $(PYTHON) -m venv /tmp/apibehave-lock

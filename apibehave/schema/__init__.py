@@ -8,6 +8,16 @@ from apibehave.schema.attacks import (
     AttackType,
     is_attack_type,
 )
+from apibehave.schema.catalogue import (
+    ApiSpec,
+    Catalogue,
+    CatalogueError,
+    EndpointStats,
+    IdentifierRules,
+    load_catalogue,
+    resolve_apis,
+    save_catalogue,
+)
 from apibehave.schema.event_io import read_events, tabular_format_of, write_events
 from apibehave.schema.events import (
     EVENT_COLUMN_NAMES,
@@ -24,6 +34,13 @@ from apibehave.schema.events import (
     normalize_events,
     validate_events,
 )
+from apibehave.schema.paths import (
+    ID_PLACEHOLDER,
+    object_id,
+    object_ids,
+    template_path,
+    template_paths,
+)
 
 __all__ = [
     "ATTACKS",
@@ -31,21 +48,34 @@ __all__ = [
     "EVENT_COLUMNS",
     "EVENT_COLUMN_NAMES",
     "IDENTIFIER_COLUMNS",
+    "ID_PLACEHOLDER",
     "LABELS",
     "LABEL_COLUMNS",
     "NORMAL_LABEL",
     "REQUIRED_COLUMNS",
     "STRING_DTYPE",
     "TIMESTAMP_DTYPE",
+    "ApiSpec",
     "AttackType",
+    "Catalogue",
+    "CatalogueError",
     "Column",
+    "EndpointStats",
     "EventSchemaError",
+    "IdentifierRules",
     "empty_events",
     "event_json_schema",
     "is_attack_type",
+    "load_catalogue",
     "normalize_events",
+    "object_id",
+    "object_ids",
     "read_events",
+    "resolve_apis",
+    "save_catalogue",
     "tabular_format_of",
+    "template_path",
+    "template_paths",
     "validate_events",
     "write_events",
 ]
