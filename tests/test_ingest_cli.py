@@ -33,12 +33,12 @@ def test_ingest_prints_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[
         [str(GOLDEN / "combined.log"), "--out", str(tmp_path / "e.parquet")], capsys
     )
     assert code == 0
-    assert "lines read      14 (1 blank)" in out
-    assert "events written  9" in out
+    assert "lines read      15 (1 blank)" in out
+    assert "events written  10" in out
     assert "rejected        4" in out
     assert "line 10: malformed request line" in out
     assert "out of order    1" in out
-    assert "2024-03-01T09:59:59+00:00 .. 2024-03-01T10:00:07+00:00" in out
+    assert "2024-03-01T09:59:59+00:00 .. 2024-03-01T10:00:11+00:00" in out
 
 
 @pytest.mark.parametrize(

@@ -28,11 +28,9 @@ ROUND_TRIP_COLUMNS = [
     "referer",
 ]
 
-_printable = st.characters(
-    blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\x85"
-)
+_printable = st.characters(blacklist_categories=("Cs",))
 _no_space = st.characters(
-    blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp"), blacklist_characters="\x85"
+    blacklist_categories=("Cs", "Zs"), blacklist_characters=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
 )
 _free_text = st.text(_printable, min_size=1, max_size=40).filter(lambda s: s != "-")
 _token_text = st.text(_no_space, min_size=1, max_size=30)

@@ -28,7 +28,8 @@ inside quoted fields (undone, as is ``\\``), trailing extra fields (ignored), mi
 referer and user agent (common log format), a user agent cut before its closing quote,
 IPv6 addresses, ``-`` sizes, a request line without protocol (HTTP/0.9 style), and
 unescaped quotes inside the request line (old Apache) via a slower repair path. Lines out
-of time order are kept in file order. ``\xhh`` escapes are left as written.
+of time order are kept in file order. Escapes are undone: ``\"``, ``\\``, ``\n``,
+``\r``, ``\t``, and ``\xHH`` for ASCII bytes (``\xHH`` above 7F stays as written).
 
 A line that still cannot be read (binary junk in the request line, a bad time, no
 status...) becomes a :class:`~apibehave.ingest.chunks.Rejection` with its line number.
@@ -217,7 +218,7 @@ def _rewrite(line: str) -> str | None:
     def quoted(value: str | None) -> str:
         if value is None:
             return '"-"'
-        return '"' + _escape(value.replace('\\"', '"').replace("\\\\", "\\")) + '"'
+        return '"' + _BARE_QUOTE.sub(lambda m: m.group(1) or '\\"', value) + '"'
 
     return (
         f"{parts['ip']} {parts['ident']} {parts['user']} [{parts['time']}] "
@@ -226,8 +227,8 @@ def _rewrite(line: str) -> str | None:
     )
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+_BARE_QUOTE = re.compile(r'(\\.)|"')
+"""An escape pair (kept as it is) or a quote that nothing escapes (to be escaped)."""
 
 
 def _merge_in_order(

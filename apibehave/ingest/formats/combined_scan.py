@@ -25,7 +25,9 @@ import numpy as np
 F_IP, F_USER, F_METHOD, F_HOST, F_PATH, F_QUERY, F_PROTOCOL, F_REFERER, F_UA = range(9)
 N_FIELDS = 9
 ESCAPED_FIELDS = frozenset({F_USER, F_METHOD, F_HOST, F_PATH, F_QUERY, F_PROTOCOL, F_REFERER, F_UA})
-"""Fields where the server escapes ``"`` and ``\\`` with a backslash, undone on reading."""
+"""Fields whose backslash escapes are undone on reading: ``\\"`` and ``\\\\`` (Apache),
+``\\n``, ``\\r``, ``\\t`` (Apache) and ``\\xHH`` for ASCII bytes (nginx and Apache);
+``\\xHH`` above 7F is left as written, since decoding it could break UTF-8."""
 
 INVALID_TIME = np.iinfo(np.int64).min
 
@@ -335,6 +337,15 @@ def scan_combined(buf, starts, ends, month_keys):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
+def _hex_value(c):  # pragma: no cover - compiled
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= (c | 32) <= 102:
+        return (c | 32) - 87
+    return -1
+
+
+@nb.njit(cache=True, nogil=True)
 def gather(buf, spans, field, rows, unescape):  # pragma: no cover - compiled
     """Copy one field of the given rows into Arrow large-string buffers.
 
@@ -367,6 +378,15 @@ def gather(buf, spans, field, rows, unescape):  # pragma: no cover - compiled
                     if nxt in (_QUOTE, _BACKSLASH):
                         c = nxt
                         k += 1
+                    elif nxt == 110 or nxt == 114 or nxt == 116:  # \n \r \t
+                        c = 10 if nxt == 110 else (13 if nxt == 114 else 9)
+                        k += 1
+                    elif nxt == 120 and k + 3 < e:  # \xHH, ASCII only
+                        hi = _hex_value(buf[k + 2])
+                        lo = _hex_value(buf[k + 3])
+                        if 0 <= hi < 8 and lo >= 0:
+                            c = hi * 16 + lo
+                            k += 3
                 data[pos] = c
                 pos += 1
                 k += 1
