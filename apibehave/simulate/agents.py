@@ -83,7 +83,7 @@ def desktop_browsers(rng: np.random.Generator, n: int) -> list[str]:
 
 def mobile_apps(rng: np.random.Generator, n: int) -> list[str]:
     """Return ``n`` agents of the shop's iOS and Android apps (and mobile browsers)."""
-    kind = rng.choice(3, size=n, p=[0.45, 0.4, 0.15])
+    kind = rng.choice(5, size=n, p=[0.38, 0.34, 0.13, 0.08, 0.07])
     app = rng.choice(["5.12.0", "5.13.2", "5.14.0", "5.14.1"], size=n, p=[0.1, 0.2, 0.3, 0.4])
     ios = rng.choice(["16.7.5", "17.3.1", "17.4.1", "17.5", "18.0.1"], size=n).tolist()
     android = rng.choice(["12", "13", "14", "15"], size=n).tolist()
@@ -95,6 +95,10 @@ def mobile_apps(rng: np.random.Generator, n: int) -> list[str]:
             out.append(f"ShopApp/{app[i]} ({iphones[i]}; iOS {ios[i]}; Scale/3.00)")
         elif k == 1:
             out.append(f"ShopApp/{app[i]} (Android {android[i]}; {androids[i]}) okhttp/4.12.0")
+        elif k == 3:  # apps whose HTTP stack sends its own agent
+            out.append(f"ShopApp/{app[i].replace('.', '')} CFNetwork/1494.0.7 Darwin/23.4.0")
+        elif k == 4:
+            out.append("okhttp/4.12.0" if i % 3 else "okhttp/3.14.9")
         else:
             out.append(
                 f"Mozilla/5.0 (iPhone; CPU iPhone OS {ios[i].replace('.', '_')} like Mac OS X) "

@@ -82,6 +82,8 @@ def simulate(scenario: Scenario, *, progress: bool | None = None) -> SimulationR
             partner_batch,
             traps.crawler_partner(world),
             traps.search_engine_bots(world),
+            traps.scripted_users(world),
+            traps.uptime_monitors(world),
             traps.nightly_export(world),
         ]
 

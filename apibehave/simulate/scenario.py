@@ -119,6 +119,24 @@ class SearchBotTrap:
 
 
 @dataclass(frozen=True)
+class ScriptedUsersTrap:
+    """Customers running their own scripts: polling their orders with a library agent."""
+
+    enabled: bool = True
+    users: int = field(default=40, metadata=_range(1))
+    poll_interval_s: float = field(default=300.0, metadata=_range(1))
+
+
+@dataclass(frozen=True)
+class UptimeMonitorTrap:
+    """External uptime monitors checking a few endpoints every minute from hosting ranges."""
+
+    enabled: bool = True
+    monitors: int = field(default=3, metadata=_range(1))
+    interval_s: float = field(default=60.0, metadata=_range(1))
+
+
+@dataclass(frozen=True)
 class FlashCrowdTrap:
     """A sale that brings several times the normal load for a while."""
 
@@ -156,6 +174,8 @@ class TrapSettings:
     partner_integrations: PartnerTrap = PartnerTrap()
     crawler_partner: CrawlerTrap = CrawlerTrap()
     search_engine_bots: SearchBotTrap = SearchBotTrap()
+    scripted_users: ScriptedUsersTrap = ScriptedUsersTrap()
+    uptime_monitors: UptimeMonitorTrap = UptimeMonitorTrap()
     flash_crowd: FlashCrowdTrap = FlashCrowdTrap()
     nightly_export: NightlyExportTrap = NightlyExportTrap()
     password_typos: PasswordTypoTrap = PasswordTypoTrap()

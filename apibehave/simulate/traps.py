@@ -29,6 +29,8 @@ TRAPS: tuple[str, ...] = (
     "partner_integrations",
     "crawler_partner",
     "search_engine_bots",
+    "scripted_users",
+    "uptime_monitors",
     "flash_crowd",
     "nightly_export",
     "password_typos",
@@ -225,9 +227,10 @@ def partner_integrations(world: World) -> tuple[Batch, Partners]:
     names = [f"partner-{i + 1:02d}" for i in range(count)]
     keys = text.hex_ids(rng, count, 40)
     ips = [network.datacenter_ips(rng, int(rng.integers(1, 4))) for _ in range(count)]
-    agent_names = [
-        f"{n.title().replace('-', '')}-Connector/{rng.integers(1, 5)}.{rng.integers(0, 20)} {lib}"
-        for n, lib in zip(names, agents.libraries(rng, count), strict=True)
+    libs = agents.libraries(rng, count)
+    agent_names = [  # half the partners send their HTTP library's bare agent
+        lib if i % 2 == 0 else f"{n.title().replace('-', '')}-Connector/{i + 1}.{i * 3} {lib}"
+        for i, (n, lib) in enumerate(zip(names, libs, strict=True))
     ]
     partners = Partners(names, keys, ips, agent_names)
     batches = []
@@ -351,6 +354,87 @@ def search_engine_bots(world: World) -> Batch:
         actor=text.pick([name for name, _, _ in SEARCH_BOTS], bot),
         trap="search_engine_bots",
     )
+
+
+def scripted_users(world: World) -> Batch:
+    """Poll one's own orders from home with a script, for a few hours a day."""
+    settings = world.scenario.traps.scripted_users
+    if not settings.enabled:
+        return _concat_or_empty([])
+    rng = world.rng("scripted_users")
+    users = world.users
+    who = rng.choice(len(users), size=min(world.scaled(settings.users), len(users)), replace=False)
+    interval = int(settings.poll_interval_s * NS_PER_S)
+    parts = []
+    for user in who.tolist():
+        hours = min(rng.uniform(2, 14), 0.9 * world.frame.hours)
+        start = int(rng.integers(world.frame.start_ns, world.frame.end_ns - int(hours * NS_PER_H)))
+        polls = np.arange(start, start + int(hours * NS_PER_H), interval, dtype=np.int64)
+        polls = polls + rng.integers(0, NS_PER_S, len(polls))
+        detail = rng.random(len(polls)) < 0.3
+        ts = np.concatenate(
+            [polls, polls[detail] + rng.integers(100, 400, int(detail.sum())) * 10**6]
+        )
+        endpoint = np.concatenate(
+            [
+                np.full(len(polls), ENDPOINT_INDEX["orders.list"]),
+                np.full(int(detail.sum()), ENDPOINT_INDEX["orders.get"]),
+            ]
+        )
+        ids = users.order_base[user] + rng.integers(0, 15, len(ts))
+        batch = calls(rng, ts, endpoint, ids)
+        parts.append(
+            batch.with_columns(
+                client_ip=users.home_ip[user].as_py(),
+                user_agent=agents.libraries(rng, 1)[0],
+                token=text.hex_ids(rng, 1)[0].as_py(),
+                username=users.username[user].as_py(),
+                label="normal",
+                actor=f"user-{user}",
+                trap="scripted_users",
+            )
+        )
+    return _concat_or_empty(parts)
+
+
+MONITOR_AGENTS = (
+    "Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)",
+    "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+    "Site24x7",
+    "kube-probe/1.29",
+)
+
+
+def uptime_monitors(world: World) -> Batch:
+    """Check a few public endpoints every minute from monitoring services' addresses."""
+    settings = world.scenario.traps.uptime_monitors
+    if not settings.enabled:
+        return _concat_or_empty([])
+    rng = world.rng("uptime_monitors")
+    interval = int(settings.interval_s * NS_PER_S)
+    targets = np.array(
+        [ENDPOINT_INDEX[k] for k in ("catalogue.categories", "catalogue.search", "auth.login")]
+    )
+    parts = []
+    for m in range(settings.monitors):
+        ticks = np.arange(world.frame.start_ns + int(rng.integers(0, interval)), world.frame.end_ns,
+                          interval, dtype=np.int64)  # fmt: skip
+        endpoint = targets[m % len(targets)]
+        login = endpoint == targets[2]  # a synthetic login with a test account
+        account = text.const("synthetic-monitor" if login else None, len(ticks))
+        batch = calls(rng, ticks, np.full(len(ticks), endpoint), username=account)
+        ips = network.datacenter_ips(rng, 4)
+        batch = batch.with_columns(
+            query="q=health" if endpoint == targets[1] else batch.columns["query"],
+            username=account,
+            client_ip=text.pick(ips, rng.integers(0, 4, len(ticks))),
+            user_agent=MONITOR_AGENTS[m % len(MONITOR_AGENTS)],
+            label="normal",
+            actor=f"monitor-{m + 1}",
+            trap="uptime_monitors",
+        )
+        parts.append(batch)
+    return _concat_or_empty(parts)
 
 
 def nightly_export(world: World) -> Batch:
