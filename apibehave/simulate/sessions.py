@@ -90,32 +90,92 @@ def object_ids(
 def generate_sessions(world: World) -> tuple[Batch, Sessions]:
     """Generate every benign session of the population, traps included."""
     rng = world.rng("sessions")
-    scenario = world.scenario
-    pop = scenario.population
     users = world.users
-    n_users = len(users)
+    user, start, flash = _session_starts(rng, world)
+    persona, other_device = _personas(rng, world, user)
+    agent_code = user + len(users) * other_device
+    agents = pa.concat_arrays([users.agent, users.alt_agent])
+    placement = traps.place_sessions(world, user, start, persona, other_device)
+    plan, end = _plan_calls(rng, world, user, start, persona)
+    plan = _insert(plan, traps.password_typos(world, plan, persona))
+    plan = _expire_tokens(rng, world, plan, persona)
+    batch, ok_status = _render(rng, world, plan, user, persona)
+    n = len(user)
+    tokens = text.hex_ids(world.rng("tokens"), 2 * n)
+    cookies = text.hex_ids(world.rng("cookies"), n, 24)
+    call_session, endpoint = plan["session"], plan["endpoint"]
+    call_persona = persona[call_session]
+    has_token = (call_persona != GUEST) & (endpoint != LOGIN) & (endpoint != REFRESH)
+    token_code = np.where(has_token, 2 * call_session + plan["generation"], -1)
+    trap_code = np.where(
+        flash[call_session], traps.code("flash_crowd"), placement.trap[call_session]
+    )
+    trap_code = np.where(plan["typo"], traps.code("password_typos"), trap_code)
+    batch = batch.with_columns(
+        client_ip=text.pick(placement.ips, placement.ip_code_at(call_session, plan["ts"])),
+        user_agent=text.pick(agents, agent_code[call_session]),
+        token=text.pick(tokens, token_code),
+        cookie=text.pick(cookies, np.where(call_persona != MOBILE, call_session, -1)),
+        api_key=None,
+        label="normal",
+        actor=users.actor_ids(user[call_session]),
+        trap=text.pick(traps.TRAPS, trap_code),
+        attack_identifier=None,
+    )
+    batch = concat([batch, client_retries(rng, world.scenario.errors, batch, ok_status)])
+    sessions = Sessions(
+        user=user,
+        persona=persona,
+        start_ns=start,
+        end_ns=end,
+        ip=text.pick(placement.ips, placement.ip_code),
+        agent=text.pick(agents, agent_code),
+        token=text.pick(tokens, np.where(persona == GUEST, -1, 2 * np.arange(n))),
+        cookie=text.pick(cookies, np.where(persona == MOBILE, -1, np.arange(n))),
+    )
+    return batch, sessions
+
+
+def _session_starts(
+    rng: np.random.Generator, world: World
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each session's user, start (epoch ns) and whether the flash crowd brought it."""
+    users = world.users
     days = world.frame.hours / 24.0
-    count = rng.poisson(pop.sessions_per_user_day * days * users.activity)
-    user = np.repeat(np.arange(n_users), count)
+    count = rng.poisson(world.scenario.population.sessions_per_user_day * days * users.activity)
+    user = np.repeat(np.arange(len(users)), count)
     start = np.empty(len(user), dtype=np.int64)
     for region, (grid, weight) in enumerate(world.curves):
         mask = users.region[user] == region
         start[mask] = sample_times(rng, grid, weight, int(mask.sum()))
     flash_user, flash_start = traps.flash_crowd_sessions(world, len(user))
     flash = np.concatenate([np.zeros(len(user), bool), np.ones(len(flash_user), bool)])
-    user = np.concatenate([user, flash_user])
-    start = np.concatenate([start, flash_start])
-    n = len(user)
+    return np.concatenate([user, flash_user]), np.concatenate([start, flash_start]), flash
 
-    mobile = users.mobile[user]
-    persona = np.where(mobile, MOBILE, WEB)
-    persona[rng.random(n) < pop.guest_session_fraction] = GUEST
+
+def _personas(
+    rng: np.random.Generator, world: World, user: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each session's persona and whether it is on the user's second device."""
+    users = world.users
+    n = len(user)
+    persona = np.where(users.mobile[user], MOBILE, WEB)
+    persona[rng.random(n) < world.scenario.population.guest_session_fraction] = GUEST
     other_device = users.multi_device[user] & (persona != GUEST) & (rng.random(n) < 0.35)
     persona = np.where(other_device, np.where(persona == MOBILE, WEB, MOBILE), persona)
-    agent_code = user + len(users) * other_device
-    agents = pa.concat_arrays([users.agent, users.alt_agent])
-    placement = traps.place_sessions(world, user, start, persona, other_device)
+    return persona, other_device
 
+
+def _plan_calls(
+    rng: np.random.Generator,
+    world: World,
+    user: np.ndarray,
+    start: np.ndarray,
+    persona: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Walk every session and expand its actions into calls: the plan, and session ends."""
+    pop = world.scenario.population
+    n = len(user)
     first = np.where(
         persona == GUEST,
         rng.choice(
@@ -141,7 +201,6 @@ def generate_sessions(world: World) -> tuple[Batch, Sessions]:
         * rng.lognormal(0.0, pop.think_time_sigma, len(action))
     )
     action_ts = start[session] + group_cumsum((think_s * NS_PER_S).astype(np.int64), step == 0)
-    id1_kind_rows = user[session]
 
     ncalls = CALL_COUNT[action]
     rows = np.repeat(np.arange(len(action)), ncalls)
@@ -151,7 +210,7 @@ def generate_sessions(world: World) -> tuple[Batch, Sessions]:
     offset_ms += rng.exponential(12.0, len(rows))
     ts = action_ts[rows] + (offset_ms * 1e6).astype(np.int64)
     call_session = session[rows]
-    call_user = id1_kind_rows[rows]
+    call_user = user[call_session]
     # object ids are drawn per action so a product page's calls name the same product
     action_id1 = object_ids(rng, world, user[session], ID1_KIND[CALL_ENDPOINT[action, 0]])
     id1 = np.where(
@@ -159,75 +218,45 @@ def generate_sessions(world: World) -> tuple[Batch, Sessions]:
         action_id1[rows],
         object_ids(rng, world, call_user, ID1_KIND[endpoint]),
     )
-    id2 = object_ids(rng, world, call_user, ID2_KIND[endpoint])
-    end = np.full(n, 0, dtype=np.int64)
+    end = np.zeros(n, dtype=np.int64)
     np.maximum.at(end, call_session, ts)
-    end = np.maximum(end, start)
-
     plan = {
         "ts": ts,
         "endpoint": endpoint,
         "id1": id1,
-        "id2": id2,
+        "id2": object_ids(rng, world, call_user, ID2_KIND[endpoint]),
         "session": call_session,
         "status": np.full(len(ts), _NO_STATUS, dtype=np.int64),
         "generation": np.zeros(len(ts), dtype=np.int64),
         "typo": np.zeros(len(ts), dtype=bool),
     }
-    plan = _insert(plan, traps.password_typos(world, plan, persona))
-    plan = _expire_tokens(rng, world, plan, persona)
+    return plan, np.maximum(end, start)
 
-    call_session = plan["session"]
-    call_user = user[call_session]
-    call_persona = persona[call_session]
+
+def _render(
+    rng: np.random.Generator,
+    world: World,
+    plan: dict[str, np.ndarray],
+    user: np.ndarray,
+    persona: np.ndarray,
+) -> tuple[Batch, np.ndarray]:
+    """Render the planned calls with the benign error mix; also return the success statuses."""
+    users = world.users
+    call_user = user[plan["session"]]
     endpoint = plan["endpoint"]
     typed_name = traps.mistyped_names(world, text.pick(users.username, call_user), plan["typo"])
-    username = text.where(call_persona == GUEST, text.nulls(len(endpoint)), typed_name)
+    is_guest = persona[plan["session"]] == GUEST
+    username = text.where(is_guest | (endpoint == REFRESH), text.nulls(len(endpoint)), typed_name)
     batch = calls(rng, plan["ts"], endpoint, plan["id1"], plan["id2"], username=typed_name)
     ok_status = batch.columns["status"].copy()
-    status = np.where(plan["status"] >= 0, plan["status"], batch.columns["status"])
+    status = np.where(plan["status"] >= 0, plan["status"], ok_status)
     resp_bytes = batch.columns["resp_bytes"]
     latency = batch.columns["latency_ms"]
-    incidents = draw_incidents(world.rng("incidents"), scenario.errors, world.frame)
+    incidents = draw_incidents(world.rng("incidents"), world.scenario.errors, world.frame)
     apply_error_mix(
-        rng, scenario.errors, incidents, plan["ts"], endpoint, status, resp_bytes, latency
+        rng, world.scenario.errors, incidents, plan["ts"], endpoint, status, resp_bytes, latency
     )
-
-    tokens = text.hex_ids(world.rng("tokens"), 2 * n)
-    has_token = (call_persona != GUEST) & (endpoint != LOGIN) & (endpoint != REFRESH)
-    token_code = np.where(has_token, 2 * call_session + plan["generation"], -1)
-    cookies = text.hex_ids(world.rng("cookies"), n, 24)
-    has_cookie = call_persona != MOBILE
-    ip_code = placement.ip_code_at(call_session, plan["ts"])
-    trap_code = np.where(
-        flash[call_session], traps.code("flash_crowd"), placement.trap[call_session]
-    )
-    trap_code = np.where(plan["typo"], traps.code("password_typos"), trap_code)
-    batch = batch.with_columns(
-        status=status,
-        client_ip=text.pick(placement.ips, ip_code),
-        user_agent=text.pick(agents, agent_code[call_session]),
-        token=text.pick(tokens, token_code),
-        cookie=text.pick(cookies, np.where(has_cookie, call_session, -1)),
-        username=text.where(endpoint == REFRESH, text.nulls(len(endpoint)), username),
-        api_key=None,
-        label="normal",
-        actor=users.actor_ids(call_user),
-        trap=text.pick(traps.TRAPS, trap_code),
-        attack_identifier=None,
-    )
-    batch = concat([batch, client_retries(rng, scenario.errors, batch, ok_status)])
-    sessions = Sessions(
-        user=user,
-        persona=persona,
-        start_ns=start,
-        end_ns=end,
-        ip=text.pick(placement.ips, placement.ip_code),
-        agent=text.pick(agents, agent_code),
-        token=text.pick(tokens, np.where(persona == GUEST, -1, 2 * np.arange(n))),
-        cookie=text.pick(cookies, np.where(persona == MOBILE, -1, np.arange(n))),
-    )
-    return batch, sessions
+    return batch.with_columns(status=status, username=username), ok_status
 
 
 def _insert(plan: dict[str, np.ndarray], extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
