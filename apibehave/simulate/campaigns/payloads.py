@@ -130,7 +130,11 @@ PROBE_PATHS = (
     "/v1/auth/login.bak", "/v2/catalogue/products.json~", "/cgi-bin/test.cgi",
     "/v1/internal/metrics",
 )  # fmt: skip
-FUZZ = ("%00", "A" * 300, "%ff%fe", "{{7*7}}", "${7*7}", "-1", "0x7fffffff", "null", "[]", "%0d%0a")
+FUZZ = (
+    "%00", "A" * 300, "%ff%fe", "{{7*7}}", "${7*7}", "-1", "0x7fffffff", "null", "[]", "%0d%0a",
+    "1%27", "1%22%3E%3Cscript%3E", "..%2F..%2Fetc%2Fpasswd", "1%3Bsleep%205",
+)  # fmt: skip
+"""Fuzzing values put where a product id belongs (including injection probes)."""
 
 
 def probing(ctx: CampaignContext) -> Batch:
@@ -144,7 +148,8 @@ def probing(ctx: CampaignContext) -> Batch:
     batch = calls(
         rng, ts, np.full(n, ENDPOINT_INDEX["catalogue.product"]), ctx.products(n), with_query=False
     )
-    probe = pick_strings(rng, list(PROBE_PATHS), n)
+    guessed = text.join("/", text.hex_ids(rng, n, 6))  # brute-forced directory names
+    probe = text.where(rng.random(n) < 0.2, guessed, pick_strings(rng, list(PROBE_PATHS), n))
     suffix = text.where(
         rng.random(n) < 0.3, pick_strings(rng, [".php", ".bak", ".old", "/", ".zip"], n), ""
     )
