@@ -10,6 +10,8 @@ the one of :mod:`apibehave.features.spec`; the numbers equal those of the stream
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
 import numpy as np
@@ -27,6 +29,7 @@ from apibehave.features.plan import (
     GAP_SQSUM,
     GAP_SUM,
     GroupPlan,
+    Plan,
     Primitive,
     compile_plan,
     finalize_array,
@@ -37,6 +40,7 @@ from apibehave.features.vocabulary import Vocabulary
 _NS_PER_S = 1_000_000_000
 _NS_PER_MS = 1_000_000
 _API_QUALIFIED = ("endpoint", "object_id")
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def compute_features(
@@ -65,8 +69,20 @@ def compute_features(
     if n:
         calls = _CallInputs(prepared, vocabulary, feature_set.sequence_gap_s)
         order_in_time = time_order(prepared)
-        for group in plan.groups:
-            _compute_group(group, calls, order_in_time, matrix)
+        calls.warm(plan)
+        workers = min(len(plan.groups), _WORKERS)
+        if workers > 1:
+            # numba kernels and numpy release the GIL; groups write disjoint columns
+            with ThreadPoolExecutor(workers) as pool:
+                done = [
+                    pool.submit(_compute_group, group, calls, order_in_time, matrix)
+                    for group in plan.groups
+                ]
+                for future in done:
+                    future.result()
+        else:
+            for group in plan.groups:
+                _compute_group(group, calls, order_in_time, matrix)
     return pd.DataFrame(matrix, index=prepared.index, columns=feature_set.names, copy=False)
 
 
@@ -80,6 +96,17 @@ class _CallInputs:
         self.ts = prepared["ts_ns"].to_numpy()
         self._flags: dict[str, np.ndarray] = {}
         self._codes: dict[tuple[str, bool], tuple[np.ndarray, int]] = {}
+
+    def warm(self, plan: Plan) -> None:
+        """Derive, before groups run in parallel, every per-call input the plan reads."""
+        _ = self.api_codes, self.n_apis, self.api_names, self.templates
+        for group in plan.groups:
+            for window in group.windows:
+                for primitive in window.primitives:
+                    if primitive.where is not None and primitive.where != "novel_sequence":
+                        self.flag(primitive.where)
+                    if primitive.op == "distinct":
+                        self.distinct_codes(primitive.column or "", group.scope == "global")
 
     def codes(self, column: str) -> tuple[np.ndarray, int]:
         """Category codes of a column (-1 for null) and the number of categories."""

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def counting_sort(keys: np.ndarray, n_keys: int, time_order: np.ndarray) -> np.ndarray:
     """Return row indices grouped by key (keys < 0 left out), in ``time_order`` within a key.
 
@@ -47,7 +47,7 @@ def counting_sort(keys: np.ndarray, n_keys: int, time_order: np.ndarray) -> np.n
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def group_firsts(sorted_keys: np.ndarray) -> np.ndarray:
     """Return, for each position, the position where its group starts."""
     n = sorted_keys.shape[0]
@@ -60,7 +60,7 @@ def group_firsts(sorted_keys: np.ndarray) -> np.ndarray:
     return first
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def window_lefts(ts: np.ndarray, first: np.ndarray, window_ns: int) -> np.ndarray:
     """Return the first position of each call's window ``(ts_p - W, ts_p]`` in its group."""
     n = ts.shape[0]
@@ -76,7 +76,7 @@ def window_lefts(ts: np.ndarray, first: np.ndarray, window_ns: int) -> np.ndarra
     return left
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sliding_max(
     values: np.ndarray,
     lower: np.ndarray,
@@ -113,7 +113,7 @@ def sliding_max(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sliding_distinct(
     values: np.ndarray,
     left: np.ndarray,
@@ -160,7 +160,7 @@ def sliding_distinct(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gap_sums(gaps: np.ndarray, left: np.ndarray, first: np.ndarray) -> tuple:
     """Return the sum and the sum of squares of ``gaps`` over ``[left[p] + 1, p]``.
 
