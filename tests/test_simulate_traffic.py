@@ -211,3 +211,13 @@ def test_guests_sometimes_reset_their_password(trap_world: pd.DataFrame) -> None
     resets = trap_world[trap_world["path"] == "/v1/auth/password/reset"]
     assert len(resets) > 0
     assert resets["body"].str.contains('"email":').all()
+
+
+def test_tiny_worlds_still_simulate() -> None:
+    """A handful of users over an hour still gives canonical events (victimless attacks skip)."""
+    params = {"scale": 0.01, "population": {"users": 3}, "train_duration_h": 0.5,
+              "test_duration_h": 0.5, "contamination": 0.1}  # fmt: skip
+    events = simulate(load_scenario(params), progress=False).events
+    validate_events(events)
+    assert len(events) > 0
+    assert set(events["label"]) <= {"normal", *ATTACK_TYPES}

@@ -90,6 +90,8 @@ class Batch:
 def concat(batches: Iterable[Batch]) -> Batch:
     """Concatenate batches; a column missing from one batch is null (or 0) there."""
     parts = [b for b in batches if len(b)]
+    if not parts:
+        return Batch({"ts": np.zeros(0, dtype=np.int64)})
     columns: dict[str, np.ndarray | pa.Array] = {}
     names = [n for n in (*NUMERIC_COLUMNS, *STRING_COLUMNS) if any(n in b.columns for b in parts)]
     for name in names:
