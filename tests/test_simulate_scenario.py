@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apibehave.common.errors import UserError
 from apibehave.schema import ATTACK_TYPES
 from apibehave.simulate import available_scenarios, load_scenario
-from apibehave.simulate.scenario import merge
+from apibehave.simulate.scenario import merge, parse_scenario
 
 
 def test_default_scenario_runs_every_attack_type() -> None:
@@ -99,3 +101,42 @@ def test_merge_is_recursive_and_pure() -> None:
     merged = merge(base, {"a": {"b": 9}})
     assert merged == {"a": {"b": 9, "c": 2}, "d": 3}
     assert base == {"a": {"b": 1, "c": 2}, "d": 3}
+
+
+def test_settings_round_trip_through_params() -> None:
+    """A scenario's params form parses back to the same scenario (for every named one)."""
+    for name in available_scenarios():
+        scenario = load_scenario(scenario=name)
+        assert parse_scenario(scenario.to_params()) == scenario
+
+
+def test_no_campaigns_means_benign_only() -> None:
+    """``campaigns: null`` removes every campaign."""
+    assert load_scenario({"campaigns": None}).campaigns == ()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    stealth=st.floats(-2, 3, allow_nan=False),
+    users=st.integers(-5, 10),
+    contamination=st.floats(-1, 1, allow_nan=False),
+)
+def test_numbers_in_range_are_accepted_and_others_named(
+    stealth: float, users: int, contamination: float
+) -> None:
+    """Values inside each key's range parse; a value outside names its key."""
+    params = {"stealth": stealth, "population": {"users": users}, "contamination": contamination}
+    bad = []
+    if not 0 <= stealth <= 1:
+        bad.append("simulate.stealth")
+    if users < 1:
+        bad.append("simulate.population.users")
+    if not 0 <= contamination <= 0.5:
+        bad.append("simulate.contamination")
+    if not bad:
+        scenario = load_scenario(params)
+        assert (scenario.stealth, scenario.population.users) == (stealth, users)
+        return
+    with pytest.raises(UserError) as caught:
+        load_scenario(params)
+    assert str(caught.value).split(":")[0] in bad

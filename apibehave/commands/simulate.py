@@ -9,7 +9,6 @@ appears only when everything was written.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -94,7 +93,7 @@ def write_outputs(result: Any, directory: Path) -> None:
             log.write("\n".join(chunk.tolist()))
             log.write("\n")
     (directory / "apis.yaml").write_text(yaml.safe_dump(result.catalogue, sort_keys=False))
-    summary = {**result.summary, "settings": dataclasses.asdict(result.scenario)}
+    summary = {**result.summary, "settings": result.scenario.to_params()}
     (directory / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 

@@ -235,6 +235,16 @@ class Scenario:
         """Start of the training period, UTC."""
         return pd.Timestamp(self.start)
 
+    def to_params(self) -> dict[str, Any]:
+        """Return the settings as a mapping that :func:`parse_scenario` reads back unchanged.
+
+        Campaigns become a mapping of name -> settings, as in ``scenarios.yaml``, so the
+        result can be pasted into the ``simulate:`` section of params.yaml.
+        """
+        data = dataclasses.asdict(self)
+        data["campaigns"] = {c.pop("name"): c for c in (dict(c) for c in data["campaigns"])}
+        return data
+
     def campaign_stealth(self, campaign: CampaignSettings) -> float:
         """Return the campaign's own stealth, else the scenario's."""
         return self.stealth if campaign.stealth is None else campaign.stealth
