@@ -236,24 +236,35 @@ OVERSIZE_TARGETS = ("files.upload", "accounts.profile_update", "orders.cart_add"
 
 
 def api_memory_attack(ctx: CampaignContext) -> Batch:
-    """Oversized and deeply nested bodies meant to exhaust the backend's memory."""
+    """Send oversized and deeply nested bodies meant to exhaust the backend's memory.
+
+    Loud: tens of megabytes to any write endpoint, often nested JSON. Quiet: a few
+    megabytes, mostly to the upload endpoint where large bodies are normal.
+    """
     rng = ctx.rng
     start, end = ctx.window(0.17, 3.0)
     n = ctx.count(300, 15, minimum=3)
     ts = ctx.times(n, start, end)
-    endpoint = np.array([ENDPOINT_INDEX[k] for k in OVERSIZE_TARGETS])[rng.integers(0, 4, n)]
+    upload = rng.random(n) < 0.25 + 0.75 * ctx.stealth
+    other = np.array([ENDPOINT_INDEX[k] for k in OVERSIZE_TARGETS[1:]])
+    endpoint = np.where(upload, ENDPOINT_INDEX[OVERSIZE_TARGETS[0]],
+                        other[rng.integers(0, len(other), n)])  # fmt: skip
     batch = calls(rng, ts, endpoint, with_body=False)
     size = rng.lognormal(np.log(ctx.mix(20e6, 2.5e6)), 0.5, n).astype(np.int64)
-    nested = rng.random(n) < 0.4
+    nested = (rng.random(n) < 0.4) & (rng.random(n) >= ctx.stealth)
     body = text.where(
         nested, "[" * 2000 + "... (truncated)", '{"data":"' + "A" * 2000 + "... (truncated)"
     )
-    status = rng.choice([413, 500, 502, 201], size=n, p=[0.5, 0.2, 0.1, 0.2])
+    body = text.where(upload & ~nested, text.nulls(n), body)  # uploads are binary
+    choke = rng.random(n) < ctx.mix(0.8, 0.3)
+    status = np.where(choke, rng.choice([413, 500, 502], size=n, p=[0.6, 0.25, 0.15]),
+                      batch.columns["status"])  # fmt: skip
+    slow = rng.uniform(5, 40, n) * np.where(choke, 1.0, 0.3)
     batch = batch.with_columns(
         body=body,
         req_bytes=size,
         status=status,
-        latency_ms=batch.columns["latency_ms"] * rng.uniform(5, 40, n),
+        latency_ms=batch.columns["latency_ms"] * np.maximum(slow, 1.0),
     )
     return label(ctx, _one_client(ctx, batch), "ip")
 
