@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, metavar="N", help="random seed; overrides params")
     parser.add_argument(
-        "--scale", type=float, metavar="X", help="volume multiplier (1.0 = about 2.7M events)"
+        "--scale", type=float, metavar="X", help="volume multiplier (1.0 = about 2.5M events)"
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="directory to write")
     parser.add_argument("--force", action="store_true", help="replace an existing DIR")

@@ -33,7 +33,7 @@ def _range(low: float | None = None, high: float | None = None, *, above: bool =
 class PopulationSettings:
     """The benign user base and how it behaves."""
 
-    users: int = field(default=30_000, metadata=_range(1))
+    users: int = field(default=43_000, metadata=_range(1))
     sessions_per_user_day: float = field(default=1.2, metadata=_range(0, above=True))
     activity_sigma: float = field(default=1.3, metadata=_range(0))
     mobile_fraction: float = field(default=0.45, metadata=_range(0, 1))
