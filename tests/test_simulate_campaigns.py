@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from apibehave.schema import ATTACK_TYPES
-from apibehave.simulate import load_scenario, traps
+from apibehave.simulate import load_scenario, services
 from apibehave.simulate.batch import Batch
 from apibehave.simulate.campaigns import GENERATORS, IDENTIFIER_TO_BLOCK
 from apibehave.simulate.run import IDENTIFIER_COLUMNS, run_campaign
@@ -26,7 +26,7 @@ def world() -> tuple[World, object, object]:
     scenario = load_scenario({"scale": 0.05, "campaigns": None})
     built = build_world(scenario)
     _, sessions = generate_sessions(built)
-    _, partners = traps.partner_integrations(built)
+    _, partners = services.partner_integrations(built)
     return built, sessions, partners
 
 

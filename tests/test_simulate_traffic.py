@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from apibehave.schema import ATTACK_TYPES, STRING_DTYPE, TIMESTAMP_DTYPE, validate_events
-from apibehave.simulate import load_scenario, simulate
+from apibehave.simulate import load_scenario, services, simulate
 from apibehave.simulate import traps as trap_module
 from apibehave.simulate.campaigns import IDENTIFIER_TO_BLOCK
 from apibehave.simulate.scenario import merge
@@ -110,13 +110,13 @@ def test_partner_and_crawler_rates_match_their_settings() -> None:
     """Partner syncs and crawler pages arrive at their configured hourly rates."""
     scenario = load_scenario({"population": {"users": 200}})
     world = build_world(scenario)
-    partners_batch, partners = trap_module.partner_integrations(world)
+    partners_batch, partners = services.partner_integrations(world)
     settings = scenario.traps.partner_integrations
     per_hour = len(partners_batch) / len(partners.name) / world.frame.hours
     assert per_hour == pytest.approx(
         3600 / settings.sync_interval_s * settings.calls_per_sync, rel=0.1
     )
-    crawler = trap_module.crawler_partner(world)
+    crawler = services.crawler_partner(world)
     assert len(crawler) / world.frame.hours == pytest.approx(
         scenario.traps.crawler_partner.pages_per_hour, rel=0.1
     )

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from apibehave.simulate import traps
+from apibehave.simulate import services
 from apibehave.simulate.apis import ENDPOINTS, catalogue_dict
 from apibehave.simulate.batch import Batch, concat, to_events
 from apibehave.simulate.campaigns import GENERATORS, IDENTIFIER_TO_BLOCK, CampaignContext
@@ -75,16 +75,16 @@ def simulate(scenario: Scenario, *, progress: bool | None = None) -> SimulationR
     def benign() -> None:
         world = build_world(scenario)
         batch, sessions = generate_sessions(world)
-        partner_batch, partners = traps.partner_integrations(world)
+        partner_batch, partners = services.partner_integrations(world)
         state.update(world=world, sessions=sessions, partners=partners)
         state["batches"] += [
             batch,
             partner_batch,
-            traps.crawler_partner(world),
-            traps.search_engine_bots(world),
-            traps.scripted_users(world),
-            traps.uptime_monitors(world),
-            traps.nightly_export(world),
+            services.crawler_partner(world),
+            services.search_engine_bots(world),
+            services.scripted_users(world),
+            services.uptime_monitors(world),
+            services.nightly_export(world),
         ]
 
     steps.append(("benign population and traps", benign))
@@ -136,7 +136,7 @@ def _campaign_step(
 def run_campaign(
     world: World,
     sessions: Sessions,
-    partners: traps.Partners,
+    partners: services.Partners,
     campaign: CampaignSettings,
     *,
     lo_ns: int,

@@ -18,9 +18,9 @@ from apibehave.simulate.apis import ENDPOINT_INDEX
 from apibehave.simulate.batch import Batch
 from apibehave.simulate.render import calls, zipf_codes
 from apibehave.simulate.scenario import CampaignSettings
+from apibehave.simulate.services import Partners
 from apibehave.simulate.sessions import PRODUCT_BASE, Sessions
 from apibehave.simulate.timeline import NS_PER_H, NS_PER_S
-from apibehave.simulate.traps import Partners
 from apibehave.simulate.world import World
 
 BROWSING = np.array(
