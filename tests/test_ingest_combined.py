@@ -103,6 +103,25 @@ def test_render_writes_the_nginx_combined_layout() -> None:
     ]
 
 
+def test_render_keeps_the_events_index() -> None:
+    """Lines are aligned with the events' own index, whatever it is."""
+    events = normalize_events(
+        pd.DataFrame(
+            {
+                "ts": ["2024-03-01T10:00:00Z"] * 2,
+                "client_ip": ["10.0.0.1", "10.0.0.2"],
+                "method": ["GET", "GET"],
+                "path": ["/a", "/b"],
+                "status": [200, 404],
+            }
+        )
+    ).set_axis([7, 3])
+    lines = render_combined(events)
+    assert lines.index.tolist() == [7, 3]
+    assert lines.loc[3].startswith('10.0.0.2 - - [01/Mar/2024:10:00:00 +0000] "GET /b ')
+    assert render_combined(events.iloc[:0]).tolist() == []
+
+
 def _accounted(data: bytes) -> None:
     chunk = parse_combined_block(data)
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)

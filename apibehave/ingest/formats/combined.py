@@ -294,9 +294,8 @@ def render_combined(events: pd.DataFrame) -> pd.Series:
     lines = pc.binary_join_element_wise(
         *[_text(p) if isinstance(p, str) else p for p in parts], _text("")
     )
-    return pd.Series(
-        lines.to_pandas(types_mapper={pa.large_string(): STRING_DTYPE}.get), index=events.index
-    )
+    rendered = lines.to_pandas(types_mapper={pa.large_string(): STRING_DTYPE}.get)
+    return pd.Series(rendered.array, index=events.index, name="line")
 
 
 def _field(
