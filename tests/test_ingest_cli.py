@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -96,13 +95,22 @@ def test_unknown_output_suffix_is_exit_2(
     _assert_one_line_error(code, err)
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads anything")
-def test_unreadable_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A file without read permission gives exit 2 and one line."""
+def test_unreadable_file_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file the process may not read gives exit 2 and one line (even when run as root)."""
     source = _write(tmp_path / "secret.log", (GOLDEN / "combined.log").read_bytes())
-    source.chmod(0)
+    real_open = Path.open
+
+    def refuse(self: Path, *args: object, **kwargs: object):
+        if self == source:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
     code, _, err = _run([str(source), "--out", str(tmp_path / "e.parquet")], capsys)
     _assert_one_line_error(code, err)
+    assert "Permission denied" in err or "cannot read" in err
 
 
 def test_existing_output_is_kept_without_force(
