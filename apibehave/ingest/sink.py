@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from apibehave.schema import EVENT_COLUMN_NAMES
+from apibehave.schema.event_io import events_to_arrow
 
 
 class EventSink:
@@ -59,7 +60,7 @@ class EventSink:
             self._write_text(events)
 
     def _write_parquet(self, events: pd.DataFrame) -> None:
-        table = _to_arrow(events)
+        table = events_to_arrow(events)
         if self._parquet is None:
             self._schema = table.schema
             self._parquet = pq.ParquetWriter(self.path, self._schema, compression="zstd")
@@ -154,19 +155,6 @@ class _BackgroundWriter:
     def _raise_error(self) -> None:
         if self._error is not None:
             raise self._error
-
-
-def _to_arrow(events: pd.DataFrame) -> pa.Table:
-    """Convert to Arrow, passing the UTC time column as plain nanoseconds.
-
-    (pyarrow's own conversion of tz-aware columns trips a pandas 3.1 deprecation.)
-    """
-    names = list(events.columns)
-    position = names.index("ts")
-    stamps = events["ts"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
-    rest = pa.Table.from_pandas(events.drop(columns="ts"), preserve_index=False)
-    ts = pa.array(stamps, type=pa.timestamp("ns", tz="UTC"))
-    return rest.add_column(position, pa.field("ts", ts.type, nullable=False), ts)
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, set[str]]:

@@ -78,8 +78,7 @@ def write_events(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     target = Path(path)
     fmt = tabular_format_of(target)
     if fmt == "parquet":
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        pq.write_table(table, target, compression="zstd")
+        pq.write_table(events_to_arrow(frame), target, compression="zstd")
     elif fmt == "csv":
         out = frame.copy()
         out["ts"] = out["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -90,6 +89,20 @@ def write_events(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
         out.to_json(target, orient="records", lines=True)
     else:
         raise UserError(f"{target}: unknown output format; use .parquet, .csv or .jsonl")
+
+
+def events_to_arrow(events: pd.DataFrame) -> pa.Table:
+    """Convert canonical events to an Arrow table, ``ts`` as UTC nanoseconds.
+
+    The UTC time column is passed as plain nanoseconds: pyarrow's own conversion of
+    tz-aware columns trips a pandas 3.1 deprecation.
+    """
+    names = list(events.columns)
+    position = names.index("ts")
+    stamps = events["ts"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    rest = pa.Table.from_pandas(events.drop(columns="ts"), preserve_index=False)
+    ts = pa.array(stamps, type=pa.timestamp("ns", tz="UTC"))
+    return rest.add_column(position, pa.field("ts", ts.type, nullable=False), ts)
 
 
 def _first_line(exc: BaseException) -> str:
