@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PARAMS ?= params.yaml
 DATA_DIR ?= datasets/default
+BUNDLE ?= bundles/latest
 
 .DEFAULT_GOAL := help
 
@@ -20,11 +21,14 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 venv: $(STAMP) ## create .venv and install apibehave with all extras (pinned)
 
-run: $(STAMP) ## the main job on embedded defaults: simulate, ingest, discover, usage summary
+run: $(STAMP) ## the main job on embedded defaults: simulate, ingest, discover, report, train, replay, evaluate
 	$(BIN)/apibehave simulate --params $(PARAMS) --out $(DATA_DIR) --force
 	$(BIN)/apibehave ingest $(DATA_DIR)/access.log --format combined --out $(DATA_DIR)/ingested.parquet --force
 	$(BIN)/apibehave discover --events $(DATA_DIR)/ingested.parquet --out $(DATA_DIR)/apis.discovered.yaml --force
-	$(BIN)/apibehave report usage --events $(DATA_DIR)/events.parquet
+	$(BIN)/apibehave report usage --events $(DATA_DIR)/train.parquet --apis $(DATA_DIR)/apis.yaml
+	$(BIN)/apibehave train --events $(DATA_DIR)/train.parquet --apis $(DATA_DIR)/apis.yaml --params $(PARAMS) --out $(BUNDLE) --force
+	$(BIN)/apibehave replay --bundle $(BUNDLE) --events $(DATA_DIR)/test.parquet --out $(DATA_DIR)/decisions.parquet --evidence $(DATA_DIR)/evidence.jsonl --force
+	$(BIN)/apibehave report detection --events $(DATA_DIR)/test.parquet --decisions $(DATA_DIR)/decisions.parquet --json $(DATA_DIR)/detection.json --force
 
 test: $(STAMP) ## lint and run the whole test suite
 	$(BIN)/ruff check apibehave tests benchmarks

@@ -43,9 +43,22 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_writes_events_log_catalogue_and_summary(simulated: Path) -> None:
-    """The output directory holds exactly the four promised files."""
+    """The output directory holds exactly the promised files."""
     names = sorted(p.name for p in simulated.iterdir())
-    assert names == ["access.log", "apis.yaml", "events.parquet", "summary.json"]
+    assert names == [
+        "access.log", "apis.yaml", "events.parquet", "summary.json", "test.parquet",
+        "train.parquet",
+    ]  # fmt: skip
+
+
+def test_period_files_split_the_events(simulated: Path) -> None:
+    """train.parquet and test.parquet are the events of each period, in order."""
+    events = read_events(simulated / "events.parquet")
+    train = read_events(simulated / "train.parquet")
+    test = read_events(simulated / "test.parquet")
+    assert len(train) + len(test) == len(events)
+    assert set(train["period"]) == {"train"} and set(test["period"]) == {"test"}
+    assert train["ts"].max() < test["ts"].min()
 
 
 def test_log_and_summary_agree_with_events(simulated: Path) -> None:

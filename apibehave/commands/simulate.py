@@ -1,9 +1,10 @@
 """``apibehave simulate``: write labelled traffic, its nginx log, its catalogue and a summary.
 
 ``apibehave simulate [--params params.yaml] [--scenario NAME] [--seed N] [--scale X]
---out DIR [--force]`` writes ``DIR/events.parquet``, ``DIR/access.log`` (nginx combined
-rendering of the same events), ``DIR/apis.yaml`` and ``DIR/summary.json``; the directory
-appears only when everything was written.
+--out DIR [--force]`` writes ``DIR/events.parquet`` (and its periods as ``train.parquet``
+and ``test.parquet``), ``DIR/access.log`` (nginx combined rendering of the same events),
+``DIR/apis.yaml`` and ``DIR/summary.json``; the directory appears only when everything
+was written.
 """
 
 from __future__ import annotations
@@ -79,13 +80,20 @@ def read_simulate_params(path: str | None) -> dict[str, Any] | None:
 
 
 def write_outputs(result: Any, directory: Path) -> None:
-    """Write events.parquet, access.log, apis.yaml and summary.json into ``directory``."""
+    """Write events, their periods, access.log, apis.yaml and summary.json into ``directory``.
+
+    ``events.parquet`` holds every event; ``train.parquet`` and ``test.parquet`` the same
+    events split by period, ready for ``apibehave train`` and ``apibehave replay``.
+    """
     import yaml
 
     from apibehave.ingest.formats.combined import render_combined
     from apibehave.schema import write_events
 
     write_events(result.events, directory / "events.parquet")
+    for period in ("train", "test"):
+        part = result.events[result.events["period"] == period].reset_index(drop=True)
+        write_events(part, directory / f"{period}.parquet")
     lines = render_combined(result.events)
     with open(directory / "access.log", "w", encoding="utf-8", newline="\n") as log:
         for start in range(0, len(lines), 200_000):
