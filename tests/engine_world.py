@@ -37,12 +37,24 @@ def benign(rng: np.random.Generator, start: pd.Timestamp, hours: float, users: i
     for u in range(users):
         ip = f"10.1.{u // 200}.{u % 200}"
         token = f"tok-{u}"
-        calls = int(rng.integers(5, 40))
-        times = np.sort(rng.uniform(0, hours * 3600, calls))
+        pages = max(1, round(rng.integers(2, 14) * hours / 6))  # the same pace in any period
+        page_times = rng.uniform(0, hours * 3600, pages)
+        burst = rng.integers(1, 5, pages)  # a page view fires a few calls within a second
+        times = np.sort(
+            np.concatenate(
+                [
+                    t + np.cumsum(rng.uniform(0.05, 0.4, k))
+                    for t, k in zip(page_times, burst, strict=True)
+                ]
+            )
+        )
         rows.append(
             _row(start, times[0] - 1, ip, "POST", "/v1/auth/login", 200, username=f"user{u}")
         )
         for t in times:
+            if rng.random() < 0.15:  # the app refreshes its token now and then
+                rows.append(_row(start, t, ip, "POST", "/v1/auth/refresh", 200, token=token))
+                continue
             pid = int(rng.integers(1, 3000))
             status = int(rng.choice([200] * 9 + [404]))
             rows.append(_row(start, t, ip, "GET", f"/v1/products/{pid}", status, token=token))

@@ -3,7 +3,7 @@
 Attribution is derived from what a feature measures (its identifier, aggregation, column
 and predicate), not from its name, so a team's own feature sets are attributed too. When
 several features of one call cross their thresholds, :func:`attack_type_for_crossing`
-settles on one type from the strongest crossing and a few combination rules.
+settles on one type: the most specific among the extreme crossings.
 """
 
 from __future__ import annotations
@@ -100,15 +100,46 @@ def _flood_type(spec: FeatureSpec) -> AttackType:
     return AttackType.EXTREME_CLIENT_ACTIVITY
 
 
+SPECIFICITY: tuple[AttackType, ...] = (
+    AttackType.DECOY,
+    AttackType.INJECTION,
+    AttackType.API_MEMORY_ATTACK,
+    AttackType.CREDENTIAL_STUFFING,
+    AttackType.LOGIN_ATTACK,
+    AttackType.LOGIN_DDOS,
+    AttackType.STOLEN_TOKEN,
+    AttackType.STOLEN_COOKIE,
+    AttackType.STOLEN_API_KEY,
+    AttackType.ACCOUNT_TAKEOVER,
+    AttackType.DATA_EXFILTRATION,
+    AttackType.DATA_DELETION,
+    AttackType.ENUMERATION,
+    AttackType.CONTENT_SCRAPING,
+    AttackType.DATA_POISONING,
+    AttackType.QUERY_MANIPULATION,
+    AttackType.HEADER_MANIPULATION,
+    AttackType.SEQUENCE_ATTACK,
+    AttackType.INVALID_API,
+    AttackType.PROBING,
+    AttackType.EXCESSIVE_ERRORS,
+    AttackType.COOKIE_DOS,
+    AttackType.API_DOS,
+    AttackType.API_DDOS,
+    AttackType.EXTREME_CLIENT_ACTIVITY,
+)
+"""Attack types from the most to the least specific: the first one crossed explains a call."""
+_RANK = {attack: i for i, attack in enumerate(SPECIFICITY)}
+
+
 def attack_type_for_crossing(
-    crossed: Sequence[tuple[FeatureSpec, float]],
+    crossed: Sequence[tuple[FeatureSpec, bool]],
 ) -> tuple[AttackType, FeatureSpec]:
     """Settle on one attack type for a call whose features crossed thresholds.
 
     Parameters
     ----------
-    crossed : sequence of (FeatureSpec, float)
-        Each crossed feature with its severity (higher is stronger), in any order.
+    crossed : sequence of (FeatureSpec, bool)
+        Each crossed feature and whether it crossed its *extreme* threshold.
 
     Returns
     -------
@@ -117,26 +148,20 @@ def attack_type_for_crossing(
 
     Notes
     -----
-    The strongest crossing decides, with one combination rule: breadth over object ids
-    together with many 401/403/404 answers is enumeration (object-ID walking), not
-    scraping.
+    Extreme crossings speak first (normal ones only when nothing is extreme). Among them
+    the most specific attack type wins (:data:`SPECIFICITY`: what names a behaviour, such
+    as login attempts or object-id breadth, explains a flood better than the volume does),
+    ties going to the feature name. One combination rule: breadth over object ids together
+    with many 401/403/404 answers (crossed at any level) is enumeration, not scraping.
     """
     if not crossed:
         raise ValueError("attack_type_for_crossing needs at least one crossed feature")
-    ordered = sorted(crossed, key=lambda item: (-item[1], item[0].name))
-    lead_spec = ordered[0][0]
-    lead_type = attack_type_of(lead_spec)
-    types = {attack_type_of(spec) for spec, _ in ordered}
+    speaking = [spec for spec, extreme in crossed if extreme] or [spec for spec, _ in crossed]
+    carrier = min(speaking, key=lambda spec: (_RANK[attack_type_of(spec)], spec.name))
+    attack = attack_type_of(carrier)
     errors_seen = any(
-        spec.where in ("status_401_403", "status_404", "status_4xx") for spec, _ in ordered
+        spec.where in ("status_401_403", "status_404", "status_4xx") for spec, _ in crossed
     )
-    if lead_type is AttackType.CONTENT_SCRAPING and errors_seen:
-        return AttackType.ENUMERATION, lead_spec
-    if lead_type in (AttackType.PROBING, AttackType.ENUMERATION) and (
-        AttackType.CONTENT_SCRAPING in types
-    ):
-        scraping_spec = next(
-            s for s, _ in ordered if attack_type_of(s) is AttackType.CONTENT_SCRAPING
-        )
-        return AttackType.ENUMERATION, scraping_spec
-    return lead_type, lead_spec
+    if attack is AttackType.CONTENT_SCRAPING and errors_seen:
+        return AttackType.ENUMERATION, carrier
+    return attack, carrier

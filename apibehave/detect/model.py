@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from apibehave.detect.attribution import attack_type_for_crossing, attack_type_of, risk_direction
-from apibehave.detect.scoring import score_one, score_rows
-from apibehave.detect.thresholds import ThresholdDetector
+from apibehave.detect.scoring import score_one, score_rows, severity_one
+from apibehave.detect.thresholds import EXTREME, NORMAL, ThresholdDetector
 from apibehave.features.spec import FeatureSet, FeatureSpec
 from apibehave.schema.attacks import ATTACK_TYPES
 
@@ -241,7 +241,7 @@ class DetectorSet:
         normal, extreme = self.threshold_table(apis)
         if len(apis) == 0:
             normal = extreme = np.full((1, len(self.feature_set)), np.nan)
-        risk, flagged, lead, bits = score_rows(
+        risk, flagged, lead, bits, xbits = score_rows(
             np.asarray(features, dtype=np.float64),
             np.asarray(api_index, dtype=np.int64), normal, extreme, self._low,
             self._guard_index, float(self.settings.min_ratio_calls), self._types,
@@ -252,9 +252,13 @@ class DetectorSet:
         kinds = np.full(n, None, dtype=object)
         rows = np.flatnonzero(flagged)
         if rows.size:
-            keys = np.column_stack([lead[rows], bits[rows].view(np.int64)])
+            words = bits.shape[1]
+            keys = np.column_stack([bits[rows].view(np.int64), xbits[rows].view(np.int64)])
             unique_keys, inverse = np.unique(keys, axis=0, return_inverse=True)
-            answers = [self._attribute(int(k[0]), _unpack(k[1:])) for k in unique_keys]
+            answers = [
+                self._attribute(tuple(_unpack(k[:words])), tuple(_unpack(k[words:])))
+                for k in unique_keys
+            ]
             inverse = inverse.ravel()
             attack_code[rows] = np.array([a[0] for a in answers])[inverse]
             kinds[rows] = np.array([a[1] for a in answers], dtype=object)[inverse]
@@ -273,15 +277,49 @@ class DetectorSet:
         if table is None:
             table = self._call_table(api)
         values = vector.tolist()
-        risk, flag, lead, crossed = score_one(values, *table)
+        risk, flag, _, crossed, extreme = score_one(values, *table)
         if not flag:
             return risk, -1, None, -1
-        key = (lead, crossed)
+        key = (crossed, extreme)
         answer = self._attribution_cache.get(key)
         if answer is None:
-            answer = self._attribute(lead, crossed)
+            answer = self._attribute(crossed, extreme)
             self._attribution_cache[key] = answer
         return risk, answer[0], answer[1], answer[2]
+
+    def crossings(self, vector: np.ndarray, api: str) -> list[dict[str, Any]]:
+        """Return the evidence of one call: every feature that crossed, as scored.
+
+        Each entry names the feature, its value, the threshold crossed (``Tn`` or ``Tx``)
+        and its value, and the deviation from it in percent (None when the threshold is
+        0), like PingIntelligence's ``varA(Tx, 25)`` and ``700%``. Guards apply as in
+        scoring, so a ratio over too few calls is not evidence.
+        """
+        table = self._call_tables.get(api) or self._call_table(api)
+        normal, extreme, low, guard, min_guard = table[:5]
+        values = vector.tolist()
+        evidence = []
+        for j, spec in enumerate(self.feature_set):
+            s = severity_one(values[j], normal[j], extreme[j], low[j])
+            if guard[j] >= 0 and not values[guard[j]] >= min_guard:
+                s = 0.0
+            if s < NORMAL:
+                continue
+            kind = "Tx" if s >= EXTREME else "Tn"
+            threshold = extreme[j] if kind == "Tx" else normal[j]
+            deviation = (values[j] - threshold) / threshold * 100 if threshold else None
+            evidence.append(
+                {
+                    "feature": spec.name,
+                    "value": values[j],
+                    "threshold": kind,
+                    "threshold_value": threshold,
+                    "deviation_pct": None if deviation is None else round(deviation, 1),
+                    "severity": round(s, 3),
+                    "summary": f"{spec.name}({kind}, {threshold:g}) = {values[j]:g}",
+                }
+            )
+        return evidence
 
     def _call_table(self, api: str) -> tuple:
         normal, extreme = self.threshold_table([api])
@@ -293,12 +331,11 @@ class DetectorSet:
         self._call_tables[api] = table
         return table
 
-    def _attribute(self, lead_j: int, crossed: tuple[int, ...] | list[int]):
+    def _attribute(self, crossed: tuple[int, ...], extreme: tuple[int, ...]):
         """Attribute a crossing pattern: (attack code, identifier kind, carrier feature)."""
         specs = list(self.feature_set)
-        # the lead (largest severity) first, the other crossed features after it
-        ranked = [(specs[lead_j], 2.0)] + [(specs[j], 1.0) for j in crossed if j != lead_j]
-        attack, carrier = attack_type_for_crossing(ranked)
+        at_extreme = set(extreme)
+        attack, carrier = attack_type_for_crossing([(specs[j], j in at_extreme) for j in crossed])
         return ATTACK_TYPES.index(attack), carrier.identifier, specs.index(carrier)
 
     # ---- plain data -----------------------------------------------------------------

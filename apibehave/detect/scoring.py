@@ -24,7 +24,7 @@ from apibehave.detect.thresholds import EXTREME, NORMAL
 @numba.njit(cache=True, nogil=True)
 def score_rows(features, api_index, normal, extreme, low, guard, min_guard, types, n_types,
                min_normal_crossings):  # fmt: skip
-    """Score every row; return risk, flagged, lead feature and crossed-feature bit words.
+    """Score every row; return risk, flagged, lead feature, crossed and extreme bit words.
 
     Parameters
     ----------
@@ -47,6 +47,7 @@ def score_rows(features, api_index, normal, extreme, low, guard, min_guard, type
     flagged = np.zeros(n, dtype=np.bool_)
     lead = np.full(n, -1, dtype=np.int64)
     bits = np.zeros((n, n_words), dtype=np.uint64)
+    xbits = np.zeros((n, n_words), dtype=np.uint64)
     by_type = np.zeros(n_types, dtype=np.int64)
     for i in range(n):
         a = api_index[i]
@@ -64,6 +65,8 @@ def score_rows(features, api_index, normal, extreme, low, guard, min_guard, type
                 best_j = j
             if s >= NORMAL:
                 bits[i, j // 64] |= np.uint64(1) << np.uint64(j % 64)
+                if s >= EXTREME:
+                    xbits[i, j // 64] |= np.uint64(1) << np.uint64(j % 64)
                 if min_normal_crossings > 0:
                     by_type[types[j]] += 1
         risk[i] = best
@@ -76,7 +79,7 @@ def score_rows(features, api_index, normal, extreme, low, guard, min_guard, type
         flagged[i] = flag
         if flag:
             lead[i] = best_j
-    return risk, flagged, lead, bits
+    return risk, flagged, lead, bits, xbits
 
 
 @numba.njit(cache=True, inline="always")
@@ -122,11 +125,12 @@ def score_one(
     min_guard: float,
     types: list[int],
     min_normal_crossings: int,
-) -> tuple[float, bool, int, tuple[int, ...]]:
-    """Score one call: risk, flagged, lead feature and the crossed features (Python)."""
+) -> tuple[float, bool, int, tuple[int, ...], tuple[int, ...]]:
+    """Score one call: risk, flagged, lead feature, crossed and extreme features (Python)."""
     best = 0.0
     best_j = -1
     crossed: list[int] = []
+    extreme_crossed: list[int] = []
     by_type: dict[int, int] = {}
     for j, x in enumerate(vector):
         s = severity_one(x, normal[j], extreme[j], low[j])
@@ -138,9 +142,11 @@ def score_one(
             best_j = j
         if s >= NORMAL:
             crossed.append(j)
+            if s >= EXTREME:
+                extreme_crossed.append(j)
             if min_normal_crossings > 0:
                 by_type[types[j]] = by_type.get(types[j], 0) + 1
     flag = best >= EXTREME
     if not flag and min_normal_crossings > 0:
         flag = any(count >= min_normal_crossings for count in by_type.values())
-    return best, flag, best_j if flag else -1, tuple(crossed)
+    return best, flag, best_j if flag else -1, tuple(crossed), tuple(extreme_crossed)

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from apibehave.detect.decision_model import DecisionModel
-from apibehave.detect.thresholds import EXTREME
 from apibehave.engine.lists import IdentifierListStore, ListEntry, MemoryListStore
 from apibehave.features.derive import UNKNOWN_API, present
 from apibehave.features.streaming import StreamingFeatures
@@ -179,8 +178,10 @@ class LiveEngine:
         risk, code, kind, lead = self.model.detectors.score_call(vector, name)
         if code < 0:
             return risk, None, None, {}
-        evidence = {"lead_feature": self._specs[lead].name, "value": float(vector[lead]),
-                    "extreme": risk >= EXTREME}  # fmt: skip
+        evidence = {
+            "lead_feature": self._specs[lead].name,
+            "crossed": self.model.detectors.crossings(vector, name),
+        }
         return risk, ATTACK_TYPES[code], kind, evidence
 
 

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apibehave.detect.attribution import risk_direction
 from apibehave.detect.decision_model import DecisionModel
 from apibehave.detect.model import Scores
 from apibehave.engine.denyloop import ALLOW, BLOCK, LoopResult, run_deny_loop
 from apibehave.features.batch import compute_features
+from apibehave.features.derive import UNKNOWN_API
 from apibehave.features.prepare import prepare_events
 from apibehave.schema.attacks import ATTACK_TYPES, AttackType
 from apibehave.schema.catalogue import decoy_call_mask, resolve_apis
@@ -204,12 +204,10 @@ def _decisions_frame(
 def _new_blocks(events, resolved, loop, scores, decoy, features, model) -> pd.DataFrame:
     """One row per call that created a deny entry (or would have, in shadow mode)."""
     rows = np.flatnonzero((loop.decision != ALLOW) & (loop.cause == np.arange(len(events))))
-    specs = list(model.feature_set)
-    normal, extreme = model.detectors.threshold_table([str(a) for a in resolved["api"].unique()])
-    api_position = {str(a): i for i, a in enumerate(resolved["api"].unique())}
     records = []
     for i in rows:
         api = resolved["api"].iloc[i]
+        api_name = UNKNOWN_API if pd.isna(api) else str(api)
         kind = IDENTIFIER_KINDS[loop.kind[i]]
         evidence = []
         if decoy[i]:
@@ -217,9 +215,8 @@ def _new_blocks(events, resolved, loop, scores, decoy, features, model) -> pd.Da
             evidence.append({"rule": "decoy_path", "path": events["path"].iloc[i]})
         else:
             attack = ATTACK_TYPES[scores.attack_code[i]]
-            p = api_position[str(api)]
-            for j, spec in enumerate(specs):
-                evidence.extend(_crossing(spec, features[i, j], normal[p, j], extreme[p, j]))
+        if api_name in model.detectors.detectors:
+            evidence.extend(model.detectors.crossings(features[i], api_name))
         records.append(
             {
                 "event_index": int(i),
@@ -238,27 +235,3 @@ def _new_blocks(events, resolved, loop, scores, decoy, features, model) -> pd.Da
         columns=["event_index", "ts", "api", "attack_type", "identifier_kind", "identifier",
                  "risk", "mode", "evidence"],
     )  # fmt: skip
-
-
-def _crossing(spec, value: float, normal: float, extreme: float) -> list[dict[str, Any]]:
-    """Evidence of one feature crossing, in PingIntelligence's style: ``var(Tx, 25) 700%``."""
-    if not np.isfinite(value) or not np.isfinite(normal):
-        return []
-    low = risk_direction(spec) == "low"
-    crossed_extreme = value <= extreme if low else value >= extreme
-    crossed_normal = value <= normal if low else value >= normal
-    if not crossed_normal:
-        return []
-    threshold = extreme if crossed_extreme else normal
-    deviation = round((value - threshold) / threshold * 100, 1) if threshold else None
-    return [
-        {
-            "feature": spec.name,
-            "value": float(value),
-            "threshold": "Tx" if crossed_extreme else "Tn",
-            "threshold_value": float(threshold),
-            "deviation_pct": deviation,
-            "summary": f"{spec.name}({'Tx' if crossed_extreme else 'Tn'}, {threshold:g}) "
-            f"= {value:g}",
-        }
-    ]

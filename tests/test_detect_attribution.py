@@ -1,0 +1,69 @@
+"""Attack attribution is read from what a feature measures, most specific type first."""
+
+from __future__ import annotations
+
+from apibehave.detect.attribution import (
+    SPECIFICITY,
+    attack_type_for_crossing,
+    attack_type_of,
+    risk_direction,
+)
+from apibehave.features.default import DEFAULT_FEATURE_SET
+from apibehave.schema.attacks import ATTACK_TYPES, AttackType
+
+F = DEFAULT_FEATURE_SET
+
+
+def test_every_default_feature_points_to_a_contract_type() -> None:
+    """Each default feature is attributed to an attack type of the contract."""
+    for spec in F:
+        assert attack_type_of(spec).value in ATTACK_TYPES
+
+
+def test_specificity_ranks_every_attack_type_once() -> None:
+    """The specificity order names every attack type exactly once."""
+    assert sorted(a.value for a in SPECIFICITY) == sorted(ATTACK_TYPES)
+
+
+def test_reading_of_typical_features() -> None:
+    """Logins, identifier sharing, bytes and novelty map to the attacks they reveal."""
+    assert attack_type_of(F["ip_login_attempts_10m"]) is AttackType.LOGIN_ATTACK
+    assert attack_type_of(F["ip_login_usernames_1h"]) is AttackType.CREDENTIAL_STUFFING
+    assert attack_type_of(F["token_ips_1h"]) is AttackType.STOLEN_TOKEN
+    assert attack_type_of(F["api_key_user_agents_1h"]) is AttackType.STOLEN_API_KEY
+    assert attack_type_of(F["username_ips_1h"]) is AttackType.ACCOUNT_TAKEOVER
+    assert attack_type_of(F["ip_resp_bytes_sum_10m"]) is AttackType.DATA_EXFILTRATION
+    assert attack_type_of(F["ip_req_bytes_max_60s"]) is AttackType.API_MEMORY_ATTACK
+    assert attack_type_of(F["ip_sequence_novelty_10m"]) is AttackType.SEQUENCE_ATTACK
+    assert attack_type_of(F["cookie_requests_60s"]) is AttackType.COOKIE_DOS
+    assert attack_type_of(F["ip_requests_10s"]) is AttackType.API_DOS
+
+
+def test_specific_behaviour_explains_a_flood() -> None:
+    """Login attempts at their extreme explain a burst better than its raw volume."""
+    crossed = [(F["ip_requests_10s"], True), (F["ip_login_attempts_10m"], True),
+               (F["ip_4xx_ratio_10m"], True)]  # fmt: skip
+    attack, carrier = attack_type_for_crossing(crossed)
+    assert attack is AttackType.LOGIN_ATTACK and carrier.identifier == "ip"
+
+
+def test_extreme_crossings_speak_before_normal_ones() -> None:
+    """A normal crossing of a specific feature does not override an extreme one."""
+    crossed = [(F["ip_requests_10s"], True), (F["ip_login_attempts_10m"], False)]
+    assert attack_type_for_crossing(crossed)[0] is AttackType.API_DOS
+
+
+def test_object_id_breadth_with_errors_is_enumeration() -> None:
+    """Walking object ids while meeting 403/404 answers is enumeration, not scraping."""
+    crossed = [(F["token_object_ids_10m"], True), (F["ip_404_ratio_10m"], False)]
+    attack, carrier = attack_type_for_crossing(crossed)
+    assert attack is AttackType.ENUMERATION and carrier.identifier == "token"
+    assert attack_type_for_crossing([(F["token_object_ids_10m"], True)])[0] is (
+        AttackType.CONTENT_SCRAPING
+    )
+
+
+def test_inter_arrival_means_low_is_risky_but_burstiness_is_not() -> None:
+    """Short gaps are suspicious; a low coefficient of variation is not."""
+    assert risk_direction(F["ip_interarrival_min_60s"]) == "low"
+    assert risk_direction(F["ip_interarrival_cv_10m"]) == "high"
