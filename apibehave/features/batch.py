@@ -11,19 +11,21 @@ the one of :mod:`apibehave.features.spec`; the numbers equal those of the stream
 from __future__ import annotations
 
 import os
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from apibehave.features import kernels
 from apibehave.features.derive import (
     REQUEST_PREDICATE_FUNCTIONS,
     RESPONSE_PREDICATE_FUNCTIONS,
     query_is_novel,
 )
-from apibehave.features.grouping import group_order, time_order
-from apibehave.features.kernels import gap_sums, sliding_distinct, sliding_max, window_lefts
+from apibehave.features.grouping import group_layout, time_order
+from apibehave.features.kernels import window_pass
 from apibehave.features.plan import (
     GAP_MIN,
     GAP_SQSUM,
@@ -31,14 +33,13 @@ from apibehave.features.plan import (
     GroupPlan,
     Plan,
     Primitive,
+    WindowPlan,
     compile_plan,
-    finalize_array,
 )
 from apibehave.features.spec import FeatureSet
 from apibehave.features.vocabulary import Vocabulary
 
 _NS_PER_S = 1_000_000_000
-_NS_PER_MS = 1_000_000
 _API_QUALIFIED = ("endpoint", "object_id")
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 
@@ -65,25 +66,49 @@ def compute_features(
     """
     plan = compile_plan(feature_set)
     n = len(prepared)
-    matrix = np.full((n, len(feature_set)), np.nan, dtype=np.float64, order="F")
+    # one column per feature: putting a group's values back in input order scatters into
+    # one column at a time, which stays within a small stretch of memory
+    matrix = np.empty((n, len(feature_set)), dtype=np.float64, order="F")
     if n:
         calls = _CallInputs(prepared, vocabulary, feature_set.sequence_gap_s)
         order_in_time = time_order(prepared)
-        calls.warm(plan)
+        inputs = _KernelInputs(calls, plan)
         workers = min(len(plan.groups), _WORKERS)
+        # large scratch arrays are allocated once per worker and reused by every group:
+        # fresh multi-megabyte allocations cost page faults on every use
+        scratch: queue.SimpleQueue[_Scratch] = queue.SimpleQueue()
+        for _ in range(workers):
+            scratch.put(_Scratch(inputs, plan))
+
+        def run(group: GroupPlan) -> None:
+            buffers = scratch.get()
+            try:
+                _compute_group(group, calls, inputs, buffers, order_in_time, matrix)
+            finally:
+                scratch.put(buffers)
+
         if workers > 1:
-            # numba kernels and numpy release the GIL; groups write disjoint columns
+            # the kernels and numpy release the GIL; groups write disjoint columns
             with ThreadPoolExecutor(workers) as pool:
-                done = [
-                    pool.submit(_compute_group, group, calls, order_in_time, matrix)
-                    for group in plan.groups
-                ]
-                for future in done:
+                for future in [pool.submit(run, group) for group in plan.groups]:
                     future.result()
         else:
             for group in plan.groups:
-                _compute_group(group, calls, order_in_time, matrix)
+                run(group)
     return pd.DataFrame(matrix, index=prepared.index, columns=feature_set.names, copy=False)
+
+
+class _Scratch:
+    """Per-worker buffers as long as the log: group-ordered inputs and kernel output."""
+
+    def __init__(self, inputs: _KernelInputs, plan: Plan) -> None:
+        n = len(inputs.numeric)
+        widest = max(len(w.recipes) for g in plan.groups for w in g.windows)
+        self.ts = np.empty(n, dtype=np.int64)
+        self.flags = np.empty_like(inputs.flags)
+        self.numeric = np.empty_like(inputs.numeric)
+        self.dcodes = np.empty_like(inputs.dcodes)
+        self.block = np.empty((widest, n), dtype=np.float64)
 
 
 class _CallInputs:
@@ -96,17 +121,6 @@ class _CallInputs:
         self.ts = prepared["ts_ns"].to_numpy()
         self._flags: dict[str, np.ndarray] = {}
         self._codes: dict[tuple[str, bool], tuple[np.ndarray, int]] = {}
-
-    def warm(self, plan: Plan) -> None:
-        """Derive, before groups run in parallel, every per-call input the plan reads."""
-        _ = self.api_codes, self.n_apis, self.api_names, self.templates
-        for group in plan.groups:
-            for window in group.windows:
-                for primitive in window.primitives:
-                    if primitive.where is not None and primitive.where != "novel_sequence":
-                        self.flag(primitive.where)
-                    if primitive.op == "distinct":
-                        self.distinct_codes(primitive.column or "", group.scope == "global")
 
     def codes(self, column: str) -> tuple[np.ndarray, int]:
         """Category codes of a column (-1 for null) and the number of categories."""
@@ -246,87 +260,133 @@ class _CallInputs:
 
 
 def _compute_group(
-    group: GroupPlan, calls: _CallInputs, order_in_time: np.ndarray, matrix: np.ndarray
+    group: GroupPlan,
+    calls: _CallInputs,
+    inputs: _KernelInputs,
+    scratch: _Scratch,
+    order_in_time: np.ndarray,
+    matrix: np.ndarray,
 ) -> None:
-    order, first = group_order(calls.prepared, group.kind, group.scope, order_in_time)
-    if not len(order):
-        return
-    sorted_inputs = _SortedInputs(calls, group, order, first)
+    codes, order, first = group_layout(calls.prepared, group.kind, group.scope, order_in_time)
+    missing = np.flatnonzero(codes < 0)
     for window in group.windows:
-        left = window_lefts(sorted_inputs.ts, first, window.window_s * _NS_PER_S)
-        values = {p: sorted_inputs.primitive(p, left, window.window_s) for p in window.primitives}
         for recipe in window.recipes:
-            column = finalize_array(
-                recipe.aggregation, recipe.window_s, [values[p] for p in recipe.operands]
-            )
-            matrix[:, recipe.index][order] = column
+            matrix[missing, recipe.index] = np.nan
+    m = len(order)
+    if not m:
+        return
+    if group.needs_sequence:
+        sequence = calls.novel_sequence(order, first).astype(np.uint8)
+    else:
+        sequence = np.zeros(1, dtype=np.uint8)
+    # gathered once into group order, so that the kernel reads memory in sequence
+    ts = np.take(calls.ts, order, out=scratch.ts[:m])
+    flags = np.take(inputs.flags, order, axis=0, out=scratch.flags[:m])
+    numeric = np.take(inputs.numeric, order, axis=0, out=scratch.numeric[:m])
+    dcodes = np.take(inputs.dcodes, order, axis=0, out=scratch.dcodes[:m])
+    for window in group.windows:
+        prims, n_counts, recipes = inputs.encode(window, group.scope)
+        block = scratch.block[: len(recipes), :m]
+        window_pass(
+            ts,
+            first,
+            window.window_s * _NS_PER_S,
+            flags,
+            sequence,
+            numeric,
+            dcodes,
+            prims,
+            n_counts,
+            recipes,
+            block,
+        )
+        for values, recipe in zip(block, window.recipes, strict=True):
+            matrix[:, recipe.index][order] = values
 
 
-class _SortedInputs:
-    """The inputs of one group, laid out in group order, each on first use."""
+class _KernelInputs:
+    """Per-call inputs laid out as the kernel reads them, and the plan encoded as integers."""
 
-    def __init__(
-        self, calls: _CallInputs, group: GroupPlan, order: np.ndarray, first: np.ndarray
-    ) -> None:
-        self.calls = calls
-        self.group = group
-        self.order = order
-        self.first = first
-        self.ts = calls.ts[order]
-        self.positions = np.arange(len(order), dtype=np.int64)
-        self._prefix: dict[tuple[str, str | None], np.ndarray] = {}
-        self._gaps: np.ndarray | None = None
+    def __init__(self, calls: _CallInputs, plan: Plan) -> None:
+        flag_names: list[str] = []
+        distinct_keys: list[tuple[str, bool]] = []
+        for group in plan.groups:
+            for window in group.windows:
+                for p in window.primitives:
+                    where = p.where
+                    if where not in (None, "novel_sequence", *flag_names):
+                        flag_names.append(where)
+                    if p.op == "distinct":
+                        key = (p.column or "", group.scope == "global")
+                        if key not in distinct_keys:
+                            distinct_keys.append(key)
+        n = len(calls.ts)
+        self.flag_index = {name: j for j, name in enumerate(flag_names)}
+        self.flags = np.zeros((n, max(len(flag_names), 1)), dtype=np.uint8)
+        for name, j in self.flag_index.items():
+            self.flags[:, j] = calls.flag(name)
+        self.distinct_index = {key: j for j, key in enumerate(distinct_keys)}
+        self.dcodes = np.full((n, max(len(distinct_keys), 1)), -1, dtype=np.int32)
+        self.dsizes = []
+        for (column, qualified), j in self.distinct_index.items():
+            codes, size = calls.distinct_codes(column, qualified)
+            self.dcodes[:, j] = codes
+            self.dsizes.append(size)
+        self.numeric = np.empty((n, 2), dtype=np.int64)
+        self.numeric[:, 0] = calls.numeric("req_bytes")
+        self.numeric[:, 1] = calls.numeric("resp_bytes")
 
-    def prefix(self, op: str, column: str | None, where: str | None) -> np.ndarray:
-        """Prefix sums (leading 0) of a flag (count) or a column (sum) in group order."""
-        key = (op, column if op == "sum" else where)
-        if key not in self._prefix:
-            if op == "sum":
-                values = self.calls.numeric(column or "")[self.order]
-            elif where == "novel_sequence":
-                values = self.calls.novel_sequence(self.order, self.first).astype(np.int64)
+    def encode(self, window: WindowPlan, scope: str) -> tuple[np.ndarray, int, np.ndarray]:
+        """Return the window's primitives and recipes as the integer tables of the kernel."""
+        prims = np.zeros((len(window.primitives), 5), dtype=np.int64)
+        slot: dict[Primitive, int] = {}
+        n_counts = 0
+        for k, p in enumerate(window.primitives):
+            slot[p] = k
+            prims[k, 1] = 1 if p.side == "request" else 0
+            prims[k, 3] = -2
+            if p.op == "count":
+                if p.where is None:
+                    prims[k, 0] = kernels.OP_COUNT
+                else:
+                    prims[k, 0] = kernels.OP_COUNT_FLAG
+                    prims[k, 2] = self.flag_index.get(p.where, -1)  # -1: sequence flag
+            elif p.op in ("sum", "max"):
+                prims[k, 0] = kernels.OP_SUM if p.op == "sum" else kernels.OP_MAX
+                prims[k, 2] = _NUMERIC_COLUMNS.index(p.column or "")
+            elif p.op == "distinct":
+                j = self.distinct_index[(p.column or "", scope == "global")]
+                prims[k, 0] = kernels.OP_DISTINCT
+                prims[k, 2] = j
+                prims[k, 3] = self.flag_index[p.where] if p.where is not None else -2
+                prims[k, 4] = n_counts
+                n_counts += self.dsizes[j]
             else:
-                values = self.calls.flag(where or "")[self.order].astype(np.int64)
-            prefix = np.zeros(len(values) + 1, dtype=np.int64)
-            np.cumsum(values, out=prefix[1:])
-            self._prefix[key] = prefix
-        return self._prefix[key]
+                prims[k, 0] = _GAP_OPS[p.op]
+        recipes = np.zeros((len(window.recipes), 6), dtype=np.int64)
+        for r, recipe in enumerate(window.recipes):
+            recipes[r, 0] = _AGGREGATION_CODES[recipe.aggregation]
+            recipes[r, 1] = recipe.index
+            for i, operand in enumerate(recipe.operands):
+                recipes[r, 2 + i] = slot[operand]
+            recipes[r, 5] = recipe.window_s * 1000
+        return prims, n_counts, recipes
 
-    @property
-    def gaps(self) -> np.ndarray:
-        """Whole-millisecond gap from the previous call of the group (0 for a first call)."""
-        if self._gaps is None:
-            gaps = np.zeros(len(self.ts), dtype=np.int64)
-            gaps[1:] = (self.ts[1:] - self.ts[:-1]) // _NS_PER_MS
-            gaps[self.first == self.positions] = 0
-            self._gaps = gaps
-        return self._gaps
 
-    def primitive(self, primitive: Primitive, left: np.ndarray, window_s: int) -> np.ndarray:
-        """Return one primitive at every position, for windows starting at ``left``."""
-        op, side = primitive.op, primitive.side
-        request = side == "request"
-        end = self.positions + 1 if request else self.positions
-        if op == "count" and primitive.where is None:
-            return end - left
-        if op in ("count", "sum"):
-            prefix = self.prefix(op, primitive.column, primitive.where)
-            return prefix[end] - prefix[left]
-        if op == "max":
-            values = self.calls.numeric(primitive.column or "")[self.order]
-            return sliding_max(values, left, self.first, request, 0)
-        if op == "distinct":
-            codes, size = self.calls.distinct_codes(
-                primitive.column or "", self.group.scope == "global"
-            )
-            values = codes[self.order]
-            if primitive.where is not None:
-                values = np.where(self.calls.flag(primitive.where)[self.order], values, -1)
-            return sliding_distinct(values, left, self.first, request, size)
-        if op in (GAP_SUM, GAP_SQSUM):
-            s1, s2 = gap_sums(self.gaps, left, self.first)
-            return s1 if op == GAP_SUM else s2
-        if op == GAP_MIN:
-            empty = -window_s * 1000
-            return -sliding_max(-self.gaps, left + 1, self.first, True, empty)
-        raise ValueError(f"unknown primitive {primitive}")
+_NUMERIC_COLUMNS = ("req_bytes", "resp_bytes")
+_GAP_OPS = {
+    GAP_SUM: kernels.OP_GAP_SUM,
+    GAP_SQSUM: kernels.OP_GAP_SQSUM,
+    GAP_MIN: kernels.OP_GAP_MIN,
+}
+_AGGREGATION_CODES = {
+    "count": kernels.AGG_VALUE,
+    "distinct": kernels.AGG_VALUE,
+    "sum": kernels.AGG_VALUE,
+    "max": kernels.AGG_VALUE,
+    "ratio": kernels.AGG_RATIO,
+    "novelty": kernels.AGG_RATIO,
+    "interarrival_mean": kernels.AGG_GAP_MEAN,
+    "interarrival_min": kernels.AGG_GAP_MIN,
+    "interarrival_cv": kernels.AGG_GAP_CV,
+}

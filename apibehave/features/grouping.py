@@ -49,6 +49,17 @@ def group_codes(prepared: pd.DataFrame, kind: str, scope: str) -> tuple[np.ndarr
     return out, len(uniques)
 
 
+def group_layout(
+    prepared: pd.DataFrame, kind: str, scope: str, order_in_time: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the group code of every row and :func:`group_order`'s two arrays."""
+    if order_in_time is None:
+        order_in_time = time_order(prepared)
+    codes, n_groups = group_codes(prepared, kind, scope)
+    order = counting_sort(codes, n_groups, order_in_time)
+    return codes, order, group_firsts(codes[order])
+
+
 def group_order(
     prepared: pd.DataFrame, kind: str, scope: str, order_in_time: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +81,5 @@ def group_order(
     first : int64 array
         For each position of ``order``, the position where its group starts.
     """
-    if order_in_time is None:
-        order_in_time = time_order(prepared)
-    codes, n_groups = group_codes(prepared, kind, scope)
-    order = counting_sort(codes, n_groups, order_in_time)
-    return order, group_firsts(codes[order])
+    _, order, first = group_layout(prepared, kind, scope, order_in_time)
+    return order, first

@@ -3,7 +3,7 @@
 Every kernel walks arrays laid out by :func:`apibehave.features.grouping.group_order`:
 position ``p`` is one call, the calls of one group are contiguous and in time order
 (ties in input order), and ``first[p]`` is the position where ``p``'s group starts.
-``left[p]`` is the first position of ``p``'s window ``(ts_p - W, ts_p]``.
+The window of ``p`` is ``(ts_p - W, ts_p]`` within its group.
 """
 
 from __future__ import annotations
@@ -60,131 +60,273 @@ def group_firsts(sorted_keys: np.ndarray) -> np.ndarray:
     return first
 
 
+# primitive op codes of window_pass (see apibehave.features.batch)
+OP_COUNT = 0  # calls in the window on the primitive's side
+OP_COUNT_FLAG = 1  # calls meeting a flag (arg: flag column, -1 = the group's sequence flag)
+OP_SUM = 2  # sum of a numeric column (arg: column)
+OP_MAX = 3  # max of a numeric column (arg: column); 0 over an empty window
+OP_DISTINCT = 4  # distinct codes (arg: code column, arg2: flag column filter or -2)
+OP_GAP_SUM = 5
+OP_GAP_SQSUM = 6
+OP_GAP_MIN = 7
+
+# aggregation codes of the recipes
+AGG_VALUE = 0  # count, distinct, sum, max: the primitive itself
+AGG_RATIO = 1  # ratio, novelty: a / b, 0 when b is 0
+AGG_GAP_MEAN = 2
+AGG_GAP_MIN = 3
+AGG_GAP_CV = 4
+
+
 @njit(cache=True, nogil=True)
-def window_lefts(ts: np.ndarray, first: np.ndarray, window_ns: int) -> np.ndarray:
-    """Return the first position of each call's window ``(ts_p - W, ts_p]`` in its group."""
-    n = ts.shape[0]
-    left = np.empty(n, np.int64)
+def _contribute(q, sign, listed, prims, flags, seq_flags, numeric, dcodes, acc, counts, distinct):
+    """Add (sign 1) or remove (sign -1) sorted position q's share to the listed primitives."""
+    for i in range(listed.shape[0]):
+        k = listed[i]
+        op = prims[k, 0]
+        if op == OP_COUNT:
+            acc[k] += sign
+        elif op == OP_COUNT_FLAG:
+            column = prims[k, 2]
+            flag = seq_flags[q] if column < 0 else flags[q, column]
+            if flag:
+                acc[k] += sign
+        elif op == OP_SUM:
+            acc[k] += sign * numeric[q, prims[k, 2]]
+        elif op == OP_DISTINCT:
+            filter_column = prims[k, 3]
+            if filter_column >= 0 and not flags[q, filter_column]:
+                continue
+            code = dcodes[q, prims[k, 2]]
+            if code < 0:
+                continue
+            slot = prims[k, 4] + code
+            counts[slot] += sign
+            if sign > 0 and counts[slot] == 1:
+                distinct[k] += 1
+            elif sign < 0 and counts[slot] == 0:
+                distinct[k] -= 1
+
+
+@njit(cache=True, nogil=True)
+def _push(buf, d, head, tail, k, values, column, q, start, keep_smaller):
+    """Push sorted position q into primitive k's monotonic deque (row d of ``buf``).
+
+    A max deque (``keep_smaller`` false) drops the positions whose value is <= q's; a min
+    deque drops those >= q's. Positions are stored relative to the group ``start``.
+    """
+    t = tail[k]
+    value = values[q, column]
+    while t > head[k]:
+        last = values[start + buf[d, t - 1], column]
+        if (last >= value) if keep_smaller else (last <= value):
+            t -= 1
+        else:
+            break
+    buf[d, t] = q - start
+    tail[k] = t + 1
+
+
+@njit(cache=True, nogil=True)
+def _front(buf, d, head, tail, k, values, column, start, lowest, empty):
+    """Return the front value of primitive k's deque after dropping positions < lowest."""
+    h = head[k]
+    while h < tail[k] and start + buf[d, h] < lowest:
+        h += 1
+    head[k] = h
+    return values[start + buf[d, h], column] if h < tail[k] else empty
+
+
+@njit(cache=True, nogil=True)
+def window_pass(
+    ts,
+    first,
+    window_ns,
+    flags,
+    seq_flags,
+    numeric,
+    dcodes,
+    prims,
+    n_counts,
+    recipes,
+    out,
+):
+    """Compute one window's features for every call of one group, in group order.
+
+    The window of sorted position ``p`` is ``(ts_p - W, ts_p]`` within its group; request
+    primitives read it including ``p``, response primitives only the positions before
+    ``p`` (a call's response is known before the next call's request). Running sums,
+    per-code counts and monotonic deques slide with it, exactly, in one pass.
+
+    Parameters
+    ----------
+    ts, first : int64 arrays
+        Sorted times and, per sorted position, the position where its group starts.
+    window_ns : int
+        Window length.
+    flags : uint8 2-D array
+        Per sorted position, per flag column (request and response predicates).
+    seq_flags : uint8 array
+        Per sorted position, the group's sequence-novelty flag (or one unused value).
+    numeric : int64 2-D array
+        Per sorted position: request bytes, response bytes.
+    dcodes : int64 2-D array
+        Per sorted position, per distinct column: code (-1 for null).
+    prims : int64 2-D array
+        Per primitive: op, request side (1) or response side (0), column, filter column
+        (-2 for none), offset of its per-code counts.
+    n_counts : int
+        Total size of the per-code counts of the distinct primitives.
+    recipes : int64 2-D array
+        Per feature: aggregation, unused, three operand primitives, window in ms.
+    out : float64 2-D array
+        Output: one row per recipe, one column per sorted position (written in sequence;
+        the caller puts the values back in input order).
+    """
+    m = ts.shape[0]
+    n_prims = prims.shape[0]
+    requests = np.flatnonzero(prims[:, 1] == 1)
+    responses = np.flatnonzero(prims[:, 1] == 0)
+    acc = np.zeros(n_prims, np.int64)
+    distinct = np.zeros(n_prims, np.int64)
+    counts = np.zeros(max(n_counts, 1), np.int64)
+    deque_of = np.full(n_prims, -1, np.int64)
+    n_deques = 0
+    for k in range(n_prims):
+        if prims[k, 0] == OP_MAX or prims[k, 0] == OP_GAP_MIN:
+            deque_of[k] = n_deques
+            n_deques += 1
+    longest = 1
+    if n_deques > 0:
+        for p in range(m):
+            longest = max(longest, p - first[p] + 1)
+    buf = np.zeros((max(n_deques, 1), longest), np.int64)
+    head = np.zeros(n_prims, np.int64)
+    tail = np.zeros(n_prims, np.int64)
+    gaps = np.zeros((m, 1), np.int64)  # whole ms from the previous call of the group
+    gap_sum = 0
+    gap_sqsum = 0
+    values = np.zeros(n_prims, np.int64)
     lo = 0
-    for p in range(n):
-        if first[p] == p:
+    for p in range(m):
+        start = first[p]
+        if start == p:
+            if p > 0:  # finish the previous group: its last response, then empty the window
+                _contribute(
+                    p - 1,
+                    1,
+                    responses,
+                    prims,
+                    flags,
+                    seq_flags,
+                    numeric,
+                    dcodes,
+                    acc,
+                    counts,
+                    distinct,
+                )
+                for q in range(lo, p):
+                    _contribute(
+                        q,
+                        -1,
+                        requests,
+                        prims,
+                        flags,
+                        seq_flags,
+                        numeric,
+                        dcodes,
+                        acc,
+                        counts,
+                        distinct,
+                    )
+                    _contribute(
+                        q,
+                        -1,
+                        responses,
+                        prims,
+                        flags,
+                        seq_flags,
+                        numeric,
+                        dcodes,
+                        acc,
+                        counts,
+                        distinct,
+                    )
             lo = p
+            gap_sum = 0
+            gap_sqsum = 0
+            head[:] = 0
+            tail[:] = 0
+        else:
+            gap = (ts[p] - ts[p - 1]) // 1_000_000
+            gaps[p, 0] = gap
+            gap_sum += gap
+            gap_sqsum += gap * gap
+            _contribute(
+                p - 1, 1, responses, prims, flags, seq_flags, numeric, dcodes, acc, counts, distinct
+            )
+            for k in responses:
+                if prims[k, 0] == OP_MAX:
+                    _push(
+                        buf, deque_of[k], head, tail, k, numeric, prims[k, 2], p - 1, start, False
+                    )
+        _contribute(p, 1, requests, prims, flags, seq_flags, numeric, dcodes, acc, counts, distinct)
+        for k in requests:
+            if prims[k, 0] == OP_MAX:
+                _push(buf, deque_of[k], head, tail, k, numeric, prims[k, 2], p, start, False)
+            elif prims[k, 0] == OP_GAP_MIN and p > start:
+                _push(buf, deque_of[k], head, tail, k, gaps, 0, p, start, True)
         bound = ts[p] - window_ns
         while ts[lo] <= bound:
+            _contribute(
+                lo, -1, requests, prims, flags, seq_flags, numeric, dcodes, acc, counts, distinct
+            )
+            _contribute(
+                lo, -1, responses, prims, flags, seq_flags, numeric, dcodes, acc, counts, distinct
+            )
             lo += 1
-        left[p] = lo
-    return left
+            gap_sum -= gaps[lo, 0]
+            gap_sqsum -= gaps[lo, 0] * gaps[lo, 0]
+        for k in range(n_prims):
+            op = prims[k, 0]
+            if op == OP_DISTINCT:
+                values[k] = distinct[k]
+            elif op == OP_MAX:
+                values[k] = _front(
+                    buf, deque_of[k], head, tail, k, numeric, prims[k, 2], start, lo, 0
+                )
+            elif op == OP_GAP_MIN:
+                values[k] = _front(buf, deque_of[k], head, tail, k, gaps, 0, start, lo + 1, 0)
+            elif op == OP_GAP_SUM:
+                values[k] = gap_sum
+            elif op == OP_GAP_SQSUM:
+                values[k] = gap_sqsum
+            else:
+                values[k] = acc[k]
+        for r in range(recipes.shape[0]):
+            out[r, p] = _finalize(recipes, r, values)
 
 
 @njit(cache=True, nogil=True)
-def sliding_max(
-    values: np.ndarray,
-    lower: np.ndarray,
-    first: np.ndarray,
-    include_self: bool,
-    empty: int,
-) -> np.ndarray:
-    """Return the max of ``values`` over positions ``[lower[p], p]`` (or ``p - 1``).
-
-    A monotonic deque per group; ``empty`` where the range holds no position.
-    """
-    n = values.shape[0]
-    out = np.empty(n, np.int64)
-    buf = np.empty(n, np.int64)
-    head = 0
-    tail = 0
-    for p in range(n):
-        if first[p] == p:
-            head = 0
-            tail = 0
-        if include_self:
-            while tail > head and values[buf[tail - 1]] <= values[p]:
-                tail -= 1
-            buf[tail] = p
-            tail += 1
-        while head < tail and buf[head] < lower[p]:
-            head += 1
-        out[p] = values[buf[head]] if head < tail else empty
-        if not include_self:
-            while tail > head and values[buf[tail - 1]] <= values[p]:
-                tail -= 1
-            buf[tail] = p
-            tail += 1
-    return out
-
-
-@njit(cache=True, nogil=True)
-def sliding_distinct(
-    values: np.ndarray,
-    left: np.ndarray,
-    first: np.ndarray,
-    include_self: bool,
-    n_values: int,
-) -> np.ndarray:
-    """Return the number of distinct non-negative codes over ``[left[p], p]`` (or ``p - 1``).
-
-    Exact: a count per code of how often it is in the window, updated as the window slides.
-    """
-    n = values.shape[0]
-    out = np.empty(n, np.int64)
-    counts = np.zeros(max(n_values, 1), np.int64)
-    distinct = 0
-    lo = 0
-    hi = 0
-    for p in range(n):
-        if first[p] == p:
-            while lo < hi:
-                v = values[lo]
-                if v >= 0:
-                    counts[v] -= 1
-                lo += 1
-            distinct = 0
-            lo = p
-            hi = p
-        end = p + 1 if include_self else p
-        while hi < end:
-            v = values[hi]
-            if v >= 0:
-                counts[v] += 1
-                if counts[v] == 1:
-                    distinct += 1
-            hi += 1
-        while lo < left[p]:
-            v = values[lo]
-            if v >= 0:
-                counts[v] -= 1
-                if counts[v] == 0:
-                    distinct -= 1
-            lo += 1
-        out[p] = distinct
-    return out
-
-
-@njit(cache=True, nogil=True)
-def gap_sums(gaps: np.ndarray, left: np.ndarray, first: np.ndarray) -> tuple:
-    """Return the sum and the sum of squares of ``gaps`` over ``[left[p] + 1, p]``.
-
-    ``gaps[p]`` is the whole-millisecond gap from the previous call of the group; the
-    gaps inside a window are those of its calls after the first one.
-    """
-    n = gaps.shape[0]
-    s1 = np.empty(n, np.int64)
-    s2 = np.empty(n, np.int64)
-    a1 = 0
-    a2 = 0
-    lo = 0
-    for p in range(n):
-        if first[p] == p:
-            a1 = 0
-            a2 = 0
-            lo = p
-        else:
-            a1 += gaps[p]
-            a2 += gaps[p] * gaps[p]
-        while lo < left[p]:
-            lo += 1
-            a1 -= gaps[lo]
-            a2 -= gaps[lo] * gaps[lo]
-        s1[p] = a1
-        s2[p] = a2
-    return s1, s2
+def _finalize(recipes, r, values):
+    """One feature value from primitive values (the formulas of ``features.spec``)."""
+    agg = recipes[r, 0]
+    a = values[recipes[r, 2]]
+    if agg == AGG_VALUE:
+        return float(a)
+    if agg == AGG_RATIO:
+        b = values[recipes[r, 3]]
+        return float(a) / float(b) if b != 0 else 0.0
+    if agg == AGG_GAP_MEAN:
+        calls = values[recipes[r, 3]]
+        return float(a) / float(calls - 1) if calls > 1 else float(recipes[r, 5])
+    if agg == AGG_GAP_MIN:
+        calls = values[recipes[r, 3]]
+        return float(a) if calls > 1 else float(recipes[r, 5])
+    sq = values[recipes[r, 3]]
+    n_gaps = values[recipes[r, 4]] - 1
+    if n_gaps < 2 or a <= 0:
+        return 0.0
+    mean = float(a) / float(n_gaps)
+    variance = float(sq) / float(n_gaps) - mean * mean
+    return np.sqrt(variance if variance > 0.0 else 0.0) / mean

@@ -3,17 +3,15 @@
 Each feature is a formula over a few primitives of one group (identifier kind and scope)
 and one window: counts (of all calls, or of calls meeting a predicate), sums and maxima
 of a column, distinct counts, and inter-arrival gap statistics. Features that share a
-primitive share its computation. :func:`finalize_scalar` (streaming) and
-:func:`finalize_array` (batch) turn primitive values into feature values with the same
-floating-point operations in the same order, so the engines agree exactly.
+primitive share its computation. Both engines turn primitive values into feature values
+with the same floating-point operations in the same order (``kernels.window_pass`` and
+``codegen._final_expression``; the formulas are in the notes of
+:mod:`apibehave.features.spec`), and the parity tests hold them together.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import numpy as np
 
 from apibehave.features.spec import PREDICATES, FeatureSet
 
@@ -146,50 +144,3 @@ def compile_plan(feature_set: FeatureSet) -> Plan:
 
 def _sort_key(p: Primitive) -> tuple[str, str, str, str]:
     return (p.op, p.side, p.column or "", p.where or "")
-
-
-def finalize_scalar(aggregation: str, window_s: int, values: list) -> float:
-    """Return one feature value from its primitive values (streaming engine)."""
-    if aggregation in ("count", "distinct", "sum", "max"):
-        return float(values[0])
-    if aggregation in ("ratio", "novelty"):
-        numerator, denominator = values
-        return numerator / denominator if denominator else 0.0
-    window_ms = float(window_s * 1000)
-    if aggregation == "interarrival_mean":
-        gap_sum, calls = values
-        return gap_sum / (calls - 1) if calls > 1 else window_ms
-    if aggregation == "interarrival_min":
-        gap_min, calls = values
-        return float(gap_min) if calls > 1 else window_ms
-    gap_sum, gap_sqsum, calls = values
-    gaps = calls - 1
-    if gaps < 2 or gap_sum <= 0:
-        return 0.0
-    mean = gap_sum / gaps
-    variance = gap_sqsum / gaps - mean * mean
-    return math.sqrt(variance if variance > 0.0 else 0.0) / mean
-
-
-def finalize_array(aggregation: str, window_s: int, values: list[np.ndarray]) -> np.ndarray:
-    """Return a feature column from primitive columns (batch engine); as :func:`finalize_scalar`."""
-    if aggregation in ("count", "distinct", "sum", "max"):
-        return values[0].astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if aggregation in ("ratio", "novelty"):
-            numerator, denominator = (v.astype(np.float64) for v in values)
-            return np.where(denominator > 0, numerator / denominator, 0.0)
-        window_ms = float(window_s * 1000)
-        if aggregation == "interarrival_mean":
-            gap_sum, calls = values
-            gaps = (calls - 1).astype(np.float64)
-            return np.where(calls > 1, gap_sum.astype(np.float64) / gaps, window_ms)
-        if aggregation == "interarrival_min":
-            gap_min, calls = values
-            return np.where(calls > 1, gap_min.astype(np.float64), window_ms)
-        gap_sum, gap_sqsum, calls = values
-        gaps = (calls - 1).astype(np.float64)
-        mean = gap_sum.astype(np.float64) / gaps
-        variance = gap_sqsum.astype(np.float64) / gaps - mean * mean
-        cv = np.sqrt(np.where(variance > 0.0, variance, 0.0)) / mean
-        return np.where((calls - 1 >= 2) & (gap_sum > 0), cv, 0.0)
