@@ -104,6 +104,7 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     response_features = [j for j, s in enumerate(model.feature_set) if s.side == "response"]
 
     blocked = np.zeros(n, dtype=bool)
+    unmasked_response = features[:, response_features].copy()
     iteration = 0
     while True:
         iteration += 1
@@ -119,10 +120,10 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
             break
         if iteration == _MAX_ITERATIONS:  # pragma: no cover - guarded by the parity tests
             raise RuntimeError("replay did not reach a fixed point; report this as a bug")
+        # the responses of blocked calls are withheld, starting again from the unmasked log
+        features[:, response_features] = unmasked_response
+        _update_response_features(features, prepared, codes, now_blocked, model, response_features)
         blocked = now_blocked
-        features[:, response_features] = _response_features(
-            prepared, blocked, model, response_features
-        )
 
     decisions = _decisions_frame(events, loop, scores, decoy)
     new_blocks = _new_blocks(events, resolved, loop, scores, decoy, features, model)
@@ -160,17 +161,42 @@ def _block_kinds(scores: Scores, decoy: np.ndarray) -> np.ndarray:
     return kinds
 
 
-def _response_features(
-    prepared: pd.DataFrame, blocked: np.ndarray, model: DecisionModel, columns: list[int]
-) -> np.ndarray:
-    """Response-side features with the responses of blocked calls withheld."""
-    masked = prepared.copy(deep=False)
+def _update_response_features(
+    features: np.ndarray,
+    prepared: pd.DataFrame,
+    codes: np.ndarray,
+    blocked: np.ndarray,
+    model: DecisionModel,
+    columns: list[int],
+) -> None:
+    """Recompute response-side features with the responses of blocked calls withheld.
+
+    Only identifiers that had a blocked call can change: the calls carrying any of them
+    are recomputed (each identifier's whole history is among them), and a feature of kind
+    *k* is overwritten only on calls whose *k* identifier had a blocked call.
+    """
+    kind_index = {kind: i for i, kind in enumerate(IDENTIFIER_KINDS)}
+    touched_by_kind = []
+    for k in range(codes.shape[0]):
+        hit = np.unique(codes[k, blocked & (codes[k] >= 0)])
+        touched_by_kind.append(np.isin(codes[k], hit) if hit.size else np.zeros_like(blocked))
+    touched = np.logical_or.reduce(touched_by_kind)
+    rows = np.flatnonzero(touched)
+    if rows.size == 0:
+        return
+    masked = prepared.iloc[rows].copy()
+    withheld = blocked[rows]
     for name in ("status", "status_class", "resp_bytes"):
-        values = prepared[name].to_numpy().copy()
-        values[blocked] = 0
+        values = masked[name].to_numpy().copy()
+        values[withheld] = 0
         masked[name] = values
-    subset = model.feature_set.select([model.feature_set.names[j] for j in columns])
-    return compute_features(masked, subset, model.vocabulary).to_numpy()
+    names = [model.feature_set.names[j] for j in columns]
+    subset = model.feature_set.select(names)
+    recomputed = compute_features(masked, subset, model.vocabulary)
+    for j in columns:
+        spec = model.feature_set.features[j]
+        own = touched_by_kind[kind_index[spec.identifier]][rows]
+        features[rows[own], j] = recomputed[spec.name].to_numpy()[own]
 
 
 def _decisions_frame(
