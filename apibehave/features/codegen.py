@@ -359,7 +359,7 @@ def _final_expression(recipe: Recipe, operands: list[str]) -> str:
     aggregation = recipe.aggregation
     window_ms = float(recipe.window_s * 1000)
     if aggregation in ("count", "distinct", "sum", "max"):
-        return f"float({operands[0]})"
+        return operands[0]  # an int; the engine's float64 vector converts it exactly
     if aggregation in ("ratio", "novelty"):
         a, b = operands
         return f"{a} / {b} if {b} else 0.0"
@@ -368,7 +368,7 @@ def _final_expression(recipe: Recipe, operands: list[str]) -> str:
         return f"{a} / ({b} - 1) if {b} > 1 else {window_ms!r}"
     if aggregation == "interarrival_min":
         a, b = operands
-        return f"float({a}) if {b} > 1 else {window_ms!r}"
+        return f"{a} if {b} > 1 else {window_ms!r}"
     a, b, c = operands
     return f"_cv({a}, {b}, {c})"
 

@@ -46,11 +46,9 @@ from apibehave.features.codegen import (
 from apibehave.features.derive import (
     REQUEST_PREDICATE_FUNCTIONS,
     RESPONSE_PREDICATE_FUNCTIONS,
-    api_of,
+    UNKNOWN_API,
     endpoint_of,
-    is_login_call,
     object_id_of,
-    present,
     query_is_novel,
     query_names_of,
 )
@@ -148,19 +146,19 @@ class _GroupEngine:
         self.source, self.step, self.respond = generate_group(
             plan, self.layout, calls, sequence_gap_s
         )
+        self.has_response = bool(
+            any(self.layout.resp_slots)
+            or any(not on_request for w in self.layout.distinct for _, _, on_request in w)
+            or any(not on_request for w in self.layout.maxima for _, on_request in w)
+        )
         self.table: OrderedDict[Any, _GroupState] = OrderedDict()
 
-    def state_for(self, key: Any, ts: int) -> _GroupState:
-        """Return the live state of an identifier, creating (and evicting) as needed."""
+    def new_state(self, key: Any, ts: int, stale: _GroupState | None) -> _GroupState:
+        """Start an identifier's state (its old one, idle past retention, is dropped)."""
         table = self.table
-        state = table.get(key)
-        if state is not None and state.last_ts < ts - self.retention_ns:
-            state.alive = False
+        if stale is not None:
+            stale.alive = False
             del table[key]
-            state = None
-        if state is not None:
-            table.move_to_end(key)
-            return state
         # a new state: first drop up to two idle ones from the least recently active end
         # (the table only grows here, so this keeps it to the live identifiers)
         bound = ts - self.retention_ns
@@ -178,16 +176,14 @@ class _GroupEngine:
             table.popitem(last=False)[1].alive = False
         return state
 
-    def on_request(self, key: Any, call: _Call, bigrams: frozenset, out: list) -> tuple:
-        """Add a call's request to an identifier's state and write its features into ``out``."""
-        state = self.state_for(key, call.ts)
-        seq = self.step(state, call, out, bigrams)
+    @staticmethod
+    def compact(state: _GroupState) -> None:
+        """Forget the calls that left the longest window (in batches, amortised O(1))."""
         oldest_needed = state.windows[-1].left  # windows sorted by length: last is longest
         drop = oldest_needed - state.base
         if drop > 64 and drop * 2 > len(state.entries):
             del state.entries[:drop]
             state.base = oldest_needed
-        return (self.respond, state, seq)
 
 
 class StreamingFeatures:
@@ -226,7 +222,9 @@ class StreamingFeatures:
             raise ValueError("max_identifiers and max_pending must be at least 1")
         self.feature_set = feature_set
         self.vocabulary = vocabulary
-        self.login_paths = {api: frozenset(p) for api, p in (login_paths or {}).items()}
+        self.login_paths = {
+            api: frozenset(p) for api, p in (login_paths or {}).items() if frozenset(p)
+        }
         self.max_identifiers = max_identifiers
         self.max_pending = max_pending
         plan = compile_plan(feature_set)
@@ -245,8 +243,10 @@ class StreamingFeatures:
         self._request_flag_cache: dict[tuple[str, bool], tuple] = {}
         self._response_flag_cache: dict[tuple[int, bool], tuple] = {}
         self._distinct_keys = [
-            key.partition("@") for key in sorted(layout.distinct, key=layout.distinct.__getitem__)
+            (key.partition("@")[0], bool(key.partition("@")[2]))
+            for key in sorted(layout.distinct, key=layout.distinct.__getitem__)
         ]
+        self._vocabularies: dict[str, Any] = {}
         self._groups = [
             _GroupEngine(g, layout, max_identifiers, feature_set.sequence_gap_s)
             for g in plan.groups
@@ -306,7 +306,17 @@ class StreamingFeatures:
             if identifier is None or identifier != identifier or identifier == "":
                 continue
             key = identifier if is_global else (identifier, api)
-            memberships.append(group.on_request(key, call, bigrams, out))
+            table = group.table
+            state = table.get(key)
+            if state is None or state.last_ts < ts - group.retention_ns:
+                state = group.new_state(key, ts, state)
+            else:
+                table.move_to_end(key)
+            seq = group.step(state, call, out, bigrams)
+            if len(state.entries) > 128:
+                group.compact(state)
+            if group.has_response:
+                memberships.append((group.respond, state, seq))
         if handle is not None:
             pending = self._pending
             pending[handle] = (call, memberships)
@@ -356,15 +366,20 @@ class StreamingFeatures:
     def _describe(self, event: Mapping[str, Any], ts: int) -> _Call:
         call = _Call()
         call.ts = ts
-        api = api_of(event.get("api"))
+        api = event.get("api")
+        if api is None or api != api or api == "":
+            api = UNKNOWN_API
         path = event["path"]
         endpoint = endpoint_of(path)
         call.api = api
         call.endpoint = endpoint
-        is_login = is_login_call(api, path, endpoint, self.login_paths)
+        login_paths = self.login_paths.get(api)
+        is_login = login_paths is not None and (path in login_paths or endpoint in login_paths)
         call.is_login = is_login
         method = event["method"]
-        vocabulary = self.vocabulary.for_api(api)
+        vocabulary = self._vocabularies.get(api)
+        if vocabulary is None:
+            vocabulary = self._vocabularies[api] = self.vocabulary.for_api(api)
         key = (method, is_login)
         flags = self._request_flag_cache.get(key)
         if flags is None:
@@ -388,7 +403,7 @@ class StreamingFeatures:
                 novelty.append(flag)
         call.req = (*flags, *novelty, int(event.get("req_bytes") or 0))
         distinct: list = []
-        for column, _, qualified in self._distinct_keys:
+        for column, qualified in self._distinct_keys:
             if column == "endpoint":
                 value: Any = endpoint
             elif column == "object_id":
@@ -397,7 +412,7 @@ class StreamingFeatures:
                 value = api
             else:
                 value = event.get(column)
-                if not present(value):
+                if value is None or value != value or value == "":
                     value = None
             if qualified and value is not None:
                 value = (api, value)
