@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -167,3 +168,24 @@ def test_a_call_response_never_changes_its_own_features(calls: list[dict], data)
     )
     streamed = streamed_in_input_order(changed, SHORT_WINDOW_SET, vocabulary)
     assert_same(batch(events, SHORT_WINDOW_SET, vocabulary)[: row + 1], streamed[: row + 1], names)
+
+
+def test_engines_agree_on_simulated_traffic() -> None:
+    """Batch and streaming features are equal on a small simulator run with its catalogue."""
+    simulate = pytest.importorskip("apibehave.simulate")
+    scenario = simulate.load_scenario(
+        {"scale": 0.005, "train_duration_h": 2, "test_duration_h": 2, "seed": 5}
+    )
+    events = simulate.simulate(scenario, progress=False).events
+    events = events.iloc[:30_000].reset_index(drop=True)
+    login = {api["name"]: api["login_paths"] for api in simulate.catalogue_dict()["apis"]}
+    prepared = prepare_events(events, FeatureContext(login))
+    assert prepared["is_login"].any()
+    half = prepared.iloc[: len(prepared) // 2].reset_index(drop=True)
+    vocabulary = Vocabulary.fit(half, DEFAULT_FEATURE_SET)
+    expected = compute_features(prepared, DEFAULT_FEATURE_SET, vocabulary).to_numpy()
+    order = np.argsort(events["ts"].to_numpy(), kind="stable")
+    engine = StreamingFeatures(DEFAULT_FEATURE_SET, vocabulary, login_paths=login)
+    streamed = np.empty_like(expected)
+    streamed[order] = engine.replay(events.iloc[order].to_dict("records"))
+    assert_same(expected, streamed, DEFAULT_FEATURE_SET.names)
