@@ -10,7 +10,9 @@ of :mod:`apibehave.features.derive`, the same ones the streaming engine applies 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +27,8 @@ from apibehave.features.derive import (
 )
 from apibehave.schema import IDENTIFIER_COLUMNS
 from apibehave.schema.paths import object_ids, template_paths
+
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 CATEGORICAL_COLUMNS: tuple[str, ...] = (
     "api",
@@ -95,21 +99,25 @@ def prepare_events(events: pd.DataFrame, context: FeatureContext | None = None) 
     n = len(events)
     out: dict[str, object] = {}
     out["ts_ns"] = _epoch_ns(events["ts"])
-    api_codes, api_names = _encode(events["api"])
+    # dictionary encoding runs in pyarrow without the GIL: encode the columns side by side
+    plain = ("api", *IDENTIFIER_COLUMNS.values(), "user_agent", "method", "path", "query")
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        encoded = dict(zip(plain, pool.map(lambda name: _encode(events[name]), plain), strict=True))
+    api_codes, api_names = encoded["api"]
     if (api_codes < 0).any():
         api_codes = np.where(api_codes < 0, len(api_names), api_codes)
         api_names = np.append(api_names, UNKNOWN_API)
     out["api"] = _categorical(api_codes, api_names)
     for name in (*IDENTIFIER_COLUMNS.values(), "user_agent", "method"):
-        out[name] = _categorical(*_encode(events[name]))
-    path_codes, unique_paths = _encode(events["path"])
+        out[name] = _categorical(*encoded[name])
+    path_codes, unique_paths = encoded["path"]
     path_series = pd.Series(unique_paths, dtype=events["path"].dtype)
     template_codes, templates = _encode(template_paths(path_series))
     object_codes, objects = _encode(object_ids(path_series))
     endpoint_codes = template_codes[path_codes]
     out["endpoint"] = _categorical(endpoint_codes, templates)
     out["object_id"] = _categorical(object_codes[path_codes], objects)
-    query_codes, unique_queries = _encode(events["query"])
+    query_codes, unique_queries = encoded["query"]
     names = pd.Series([query_names_of(q) for q in unique_queries], dtype=events["path"].dtype)
     name_codes, unique_names = _encode(names)
     out["query_names"] = _categorical(_take(name_codes, query_codes), unique_names)
@@ -121,7 +129,7 @@ def prepare_events(events: pd.DataFrame, context: FeatureContext | None = None) 
     out["is_login"] = _login_flags(
         api_codes, api_names, path_codes, unique_paths, endpoint_codes, templates, context
     )
-    return pd.DataFrame(out, index=pd.RangeIndex(n))
+    return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
 
 
 def _epoch_ns(ts: pd.Series) -> np.ndarray:
