@@ -24,7 +24,7 @@ from apibehave.features.derive import (
     RESPONSE_PREDICATE_FUNCTIONS,
     query_is_novel,
 )
-from apibehave.features.grouping import group_layout, time_order
+from apibehave.features.grouping import combine_codes, group_layout, time_order
 from apibehave.features.kernels import window_pass
 from apibehave.features.plan import (
     GAP_MIN,
@@ -133,12 +133,7 @@ class _CallInputs:
         if key not in self._codes:
             codes, size = self.codes(column)
             if key[1]:
-                present = codes >= 0
-                combined = np.where(present, codes * self.n_apis + self.api_codes, -1)
-                dense, uniques = pd.factorize(combined[present])
-                codes = np.full(len(codes), -1, dtype=np.int64)
-                codes[present] = dense
-                size = len(uniques)
+                codes, size = combine_codes(codes, size, self.api_codes, self.n_apis)
             self._codes[key] = (codes, size)
         return self._codes[key]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from apibehave.features.kernels import counting_sort, group_firsts
+from apibehave.features.kernels import counting_sort, group_firsts, pair_codes
 from apibehave.schema import IDENTIFIER_COLUMNS
 
 
@@ -40,11 +40,36 @@ def group_codes(prepared: pd.DataFrame, kind: str, scope: str) -> tuple[np.ndarr
     if scope == "global":
         return codes, n_ids
     api = prepared["api"].cat.codes.to_numpy().astype(np.int64)
-    n_apis = max(len(prepared["api"].cat.categories), 1)
-    present = codes >= 0
-    combined = np.where(present, codes * n_apis + api, -1)
-    dense, uniques = pd.factorize(combined[present])
-    out = np.full(len(codes), -1, dtype=np.int64)
+    return combine_codes(codes, n_ids, api, len(prepared["api"].cat.categories))
+
+
+def combine_codes(
+    first: np.ndarray, n_first: int, second: np.ndarray, n_second: int
+) -> tuple[np.ndarray, int]:
+    """Return dense codes of the pairs ``(first, second)`` (-1 where first is negative).
+
+    Parameters
+    ----------
+    first, second : int64 arrays
+        Codes per row; ``second`` is never negative where ``first`` is not.
+    n_first, n_second : int
+        Number of distinct codes of each.
+
+    Returns
+    -------
+    codes : int64 array
+        Dense pair codes.
+    count : int
+        Number of distinct pairs.
+    """
+    n_second = max(n_second, 1)
+    space = max(n_first, 1) * n_second
+    if space <= max(4 * len(first), 1 << 22):  # a direct lookup table fits
+        codes, count = pair_codes(first, second, n_second, space)
+        return codes, int(count)
+    present = first >= 0
+    dense, uniques = pd.factorize(first[present] * n_second + second[present])
+    out = np.full(len(first), -1, dtype=np.int64)
     out[present] = dense
     return out, len(uniques)
 

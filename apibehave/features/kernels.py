@@ -330,3 +330,27 @@ def _finalize(recipes, r, values):
     mean = float(a) / float(n_gaps)
     variance = float(sq) / float(n_gaps) - mean * mean
     return np.sqrt(variance if variance > 0.0 else 0.0) / mean
+
+
+@njit(cache=True, nogil=True)
+def pair_codes(first_codes, second_codes, n_second, table_size):
+    """Return dense codes of ``(first, second)`` pairs and their number.
+
+    Codes are numbered in order of first appearance; a negative first code gives -1. The
+    lookup table has ``table_size`` (>= n_first * n_second) slots.
+    """
+    table = np.full(table_size, -1, np.int64)
+    out = np.empty(first_codes.shape[0], np.int64)
+    count = 0
+    for i in range(first_codes.shape[0]):
+        if first_codes[i] < 0:
+            out[i] = -1
+            continue
+        key = first_codes[i] * n_second + second_codes[i]
+        code = table[key]
+        if code < 0:
+            code = count
+            table[key] = code
+            count += 1
+        out[i] = code
+    return out, count
