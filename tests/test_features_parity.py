@@ -189,3 +189,17 @@ def test_engines_agree_on_simulated_traffic() -> None:
     streamed = np.empty_like(expected)
     streamed[order] = engine.replay(events.iloc[order].to_dict("records"))
     assert_same(expected, streamed, DEFAULT_FEATURE_SET.names)
+
+
+def test_column_order_of_the_declaration_is_kept() -> None:
+    """A feature set declared in any order gets its own column order and the same values."""
+    events = synthetic_events(3_000, duration_s=1800, seed=11)
+    prepared = prepare_events(events, FeatureContext({"auth": [LOGIN_PATH]}))
+    vocabulary = Vocabulary.fit(prepared, DEFAULT_FEATURE_SET)
+    reversed_set = FeatureSet(
+        DEFAULT_FEATURE_SET.features[::-1], DEFAULT_FEATURE_SET.sequence_gap_s
+    )
+    expected = compute_features(prepared, DEFAULT_FEATURE_SET, vocabulary)
+    got = compute_features(prepared, reversed_set, vocabulary)
+    assert list(got.columns) == reversed_set.names
+    assert_same(expected[reversed_set.names].to_numpy(), got.to_numpy(), reversed_set.names)

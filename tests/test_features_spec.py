@@ -106,7 +106,7 @@ def test_hash_changes_with_any_part_of_the_declaration() -> None:
     assert len(hashes) == 4
 
 
-DEFAULT_SPEC_HASH = "63d37f2a461c93fabcfe92dec73d93b5bb1ce5cae61ee08165eacd2f92e66ff1"
+DEFAULT_SPEC_HASH = "d8c5f164aae502fdf27ae4cc0fed8f1e5bc5e8d8cd41f5e631a747ce4c95ee4a"
 
 
 def test_hash_is_pinned_for_the_default_set() -> None:

@@ -25,7 +25,7 @@ from apibehave.features.derive import (
     query_is_novel,
 )
 from apibehave.features.grouping import combine_codes, group_layout, time_order
-from apibehave.features.kernels import window_pass
+from apibehave.features.kernels import fill_nan_rows, scatter_rows, window_pass
 from apibehave.features.plan import (
     GAP_MIN,
     GAP_SQSUM,
@@ -66,9 +66,10 @@ def compute_features(
     """
     plan = compile_plan(feature_set)
     n = len(prepared)
-    # one column per feature: putting a group's values back in input order scatters into
-    # one column at a time, which stays within a small stretch of memory
-    matrix = np.empty((n, len(feature_set)), dtype=np.float64, order="F")
+    # rows in input order, columns group by group: a group's features of one call are
+    # adjacent, so putting them back in input order moves one short run per call and group
+    layout = [r.index for g in plan.groups for w in g.windows for r in w.recipes]
+    matrix = np.empty((n, len(feature_set)), dtype=np.float64)
     if n:
         calls = _CallInputs(prepared, vocabulary, feature_set.sequence_gap_s)
         order_in_time = time_order(prepared)
@@ -95,6 +96,10 @@ def compute_features(
         else:
             for group in plan.groups:
                 run(group)
+    if layout != list(range(len(layout))):  # back to the feature set's column order
+        column_of = np.empty(len(layout), dtype=np.int64)
+        column_of[layout] = np.arange(len(layout))
+        matrix = np.take(matrix, column_of, axis=1)
     return pd.DataFrame(matrix, index=prepared.index, columns=feature_set.names, copy=False)
 
 
@@ -103,12 +108,12 @@ class _Scratch:
 
     def __init__(self, inputs: _KernelInputs, plan: Plan) -> None:
         n = len(inputs.numeric)
-        widest = max(len(w.recipes) for g in plan.groups for w in g.windows)
+        widest = max(sum(len(w.recipes) for w in g.windows) for g in plan.groups)
         self.ts = np.empty(n, dtype=np.int64)
         self.flags = np.empty_like(inputs.flags)
         self.numeric = np.empty_like(inputs.numeric)
         self.dcodes = np.empty_like(inputs.dcodes)
-        self.block = np.empty((widest, n), dtype=np.float64)
+        self.block = np.empty(widest * n, dtype=np.float64)
 
 
 class _CallInputs:
@@ -263,10 +268,9 @@ def _compute_group(
     matrix: np.ndarray,
 ) -> None:
     codes, order, first = group_layout(calls.prepared, group.kind, group.scope, order_in_time)
-    missing = np.flatnonzero(codes < 0)
-    for window in group.windows:
-        for recipe in window.recipes:
-            matrix[missing, recipe.index] = np.nan
+    width = sum(len(w.recipes) for w in group.windows)
+    start = inputs.group_start[(group.kind, group.scope)]
+    fill_nan_rows(matrix, codes, start, width)
     m = len(order)
     if not m:
         return
@@ -279,9 +283,10 @@ def _compute_group(
     flags = np.take(inputs.flags, order, axis=0, out=scratch.flags[:m])
     numeric = np.take(inputs.numeric, order, axis=0, out=scratch.numeric[:m])
     dcodes = np.take(inputs.dcodes, order, axis=0, out=scratch.dcodes[:m])
+    block = scratch.block[: m * width].reshape(m, width)
+    offset = 0
     for window in group.windows:
         prims, n_counts, recipes = inputs.encode(window, group.scope)
-        block = scratch.block[: len(recipes), :m]
         window_pass(
             ts,
             first,
@@ -294,15 +299,21 @@ def _compute_group(
             n_counts,
             recipes,
             block,
+            offset,
         )
-        for values, recipe in zip(block, window.recipes, strict=True):
-            matrix[:, recipe.index][order] = values
+        offset += len(recipes)
+    scatter_rows(matrix, order, block, start)
 
 
 class _KernelInputs:
     """Per-call inputs laid out as the kernel reads them, and the plan encoded as integers."""
 
     def __init__(self, calls: _CallInputs, plan: Plan) -> None:
+        self.group_start: dict[tuple[str, str], int] = {}
+        column = 0
+        for group in plan.groups:
+            self.group_start[(group.kind, group.scope)] = column
+            column += sum(len(w.recipes) for w in group.windows)
         flag_names: list[str] = []
         distinct_keys: list[tuple[str, bool]] = []
         for group in plan.groups:

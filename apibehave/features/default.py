@@ -91,5 +91,6 @@ def _shared_identifier_features() -> list[FeatureSpec]:
 DEFAULT_FEATURE_SET = FeatureSet(
     tuple(_ip_features() + _token_features() + _shared_identifier_features()),
     sequence_gap_s=1800,
-)
-"""The features the default detectors read (47 over five identifier kinds)."""
+).in_engine_order()
+"""The features the default detectors read (47 over five identifier kinds), in the
+batch engine's column layout (group by group, then by window)."""

@@ -150,6 +150,7 @@ def window_pass(
     n_counts,
     recipes,
     out,
+    offset,
 ):
     """Compute one window's features for every call of one group, in group order.
 
@@ -180,8 +181,10 @@ def window_pass(
     recipes : int64 2-D array
         Per feature: aggregation, unused, three operand primitives, window in ms.
     out : float64 2-D array
-        Output: one row per recipe, one column per sorted position (written in sequence;
-        the caller puts the values back in input order).
+        Output: one row per sorted position (written in sequence; the caller puts the
+        rows back in input order), the window's features from column ``offset`` on.
+    offset : int
+        First output column of the window.
     """
     m = ts.shape[0]
     n_prims = prims.shape[0]
@@ -304,7 +307,7 @@ def window_pass(
             else:
                 values[k] = acc[k]
         for r in range(recipes.shape[0]):
-            out[r, p] = _finalize(recipes, r, values)
+            out[p, offset + r] = _finalize(recipes, r, values)
 
 
 @njit(cache=True, nogil=True)
@@ -354,3 +357,22 @@ def pair_codes(first_codes, second_codes, n_second, table_size):
             count += 1
         out[i] = code
     return out, count
+
+
+@njit(cache=True, nogil=True)
+def scatter_rows(matrix, order, block, start):
+    """Copy ``block[p]`` into ``matrix[order[p], start:start + width]`` for every p."""
+    width = block.shape[1]
+    for p in range(block.shape[0]):
+        row = order[p]
+        for j in range(width):
+            matrix[row, start + j] = block[p, j]
+
+
+@njit(cache=True, nogil=True)
+def fill_nan_rows(matrix, codes, start, width):
+    """Set ``matrix[row, start:start + width]`` to NaN where the row's group code is < 0."""
+    for row in range(codes.shape[0]):
+        if codes[row] < 0:
+            for j in range(width):
+                matrix[row, start + j] = np.nan

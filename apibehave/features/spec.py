@@ -339,6 +339,17 @@ class FeatureSet:
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+    def in_engine_order(self) -> FeatureSet:
+        """Return the same features ordered group by group, then by window length.
+
+        Groups (identifier kind and scope) come in order of first appearance, features of
+        one window keep their declared order. The batch engine lays its columns out this
+        way, so a set already in this order is returned without reordering columns.
+        """
+        groups = list(dict.fromkeys(spec.group for spec in self.features))
+        ordered = sorted(self.features, key=lambda s: (groups.index(s.group), s.window_s))
+        return FeatureSet(tuple(ordered), self.sequence_gap_s)
+
     def select(self, names: Iterable[str]) -> FeatureSet:
         """Return the subset of features with the given names, in this set's order."""
         wanted = set(names)
