@@ -63,6 +63,16 @@ def test_object_id_breadth_with_errors_is_enumeration() -> None:
     )
 
 
+def test_error_shape_beside_login_attempts_is_a_login_attack() -> None:
+    """401s or an odd sequence at their extreme, with login attempts crossing, is a login attack."""
+    for shape in ("ip_401_403_ratio_10m", "ip_sequence_novelty_10m"):
+        crossed = [(F[shape], True), (F["ip_login_attempts_10m"], False)]
+        assert attack_type_for_crossing(crossed)[0] is AttackType.LOGIN_ATTACK
+        crossed.append((F["ip_login_usernames_1h"], False))
+        assert attack_type_for_crossing(crossed)[0] is AttackType.CREDENTIAL_STUFFING
+        assert attack_type_for_crossing([(F[shape], True)])[0] is not AttackType.LOGIN_ATTACK
+
+
 def test_inter_arrival_means_low_is_risky_but_burstiness_is_not() -> None:
     """Short gaps are suspicious; a low coefficient of variation is not."""
     assert risk_direction(F["ip_interarrival_min_60s"]) == "low"

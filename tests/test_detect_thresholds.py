@@ -30,11 +30,19 @@ def test_one_loud_identifier_does_not_move_thresholds() -> None:
 
 
 def test_severity_marks_normal_and_extreme_crossings() -> None:
-    """Severity is 0 below Tn, 1 at Tn, 2 at Tx, and NaN counts as nothing."""
+    """Severity is 0 up to Tn (equal is not a crossing), 2 at Tx, and NaN counts as nothing."""
     normal, extreme, low = np.array([10.0]), np.array([20.0]), np.array([False])
-    values = np.array([[5.0], [10.0], [15.0], [20.0], [40.0], [np.nan]])
+    values = np.array([[5.0], [10.0], [10.5], [15.0], [20.0], [40.0], [np.nan]])
     severity = threshold_severity(values, normal, extreme, low)[:, 0]
-    assert severity.tolist() == [0.0, NORMAL, 1.5, EXTREME, 4.0, 0.0]
+    assert severity.tolist() == [0.0, 0.0, 1.05, 1.5, EXTREME, 4.0, 0.0]
+    assert not severity[4] > EXTREME and severity[3] > NORMAL
+
+
+def test_equal_thresholds_make_any_excess_extreme() -> None:
+    """With Tx == Tn, a value above them is an extreme crossing, one equal to them is not."""
+    normal = extreme = np.array([3.0])
+    severity = threshold_severity(np.array([[3.0], [3.5]]), normal, extreme, np.array([False]))
+    assert severity[0, 0] == 0.0 and severity[1, 0] > EXTREME
 
 
 def test_low_direction_flags_small_values() -> None:

@@ -151,8 +151,11 @@ def attack_type_for_crossing(
     Extreme crossings speak first (normal ones only when nothing is extreme). Among them
     the most specific attack type wins (:data:`SPECIFICITY`: what names a behaviour, such
     as login attempts or object-id breadth, explains a flood better than the volume does),
-    ties going to the feature name. One combination rule: breadth over object ids together
-    with many 401/403/404 answers (crossed at any level) is enumeration, not scraping.
+    ties going to the feature name. Two combination rules read the whole call (crossings at
+    any level): breadth over object ids together with many 401/403/404 answers is
+    enumeration, not scraping; and error answers or an unusual sequence together with login
+    attempts are a login attack (credential stuffing when the user names tried are many),
+    not probing or a sequence attack.
     """
     if not crossed:
         raise ValueError("attack_type_for_crossing needs at least one crossed feature")
@@ -164,4 +167,19 @@ def attack_type_for_crossing(
     )
     if attack is AttackType.CONTENT_SCRAPING and errors_seen:
         return AttackType.ENUMERATION, carrier
+    shape_only = carrier.where in _ERROR_PREDICATES or attack is AttackType.SEQUENCE_ATTACK
+    if attack in _SHAPE_TYPES and shape_only:
+        login = [spec for spec, _ in crossed if spec.where in ("login", "login_failure")]
+        if login:
+            best = min(login, key=lambda spec: (_RANK[attack_type_of(spec)], spec.name))
+            return attack_type_of(best), carrier
     return attack, carrier
+
+
+_SHAPE_TYPES = (
+    AttackType.ENUMERATION,
+    AttackType.PROBING,
+    AttackType.EXCESSIVE_ERRORS,
+    AttackType.SEQUENCE_ATTACK,
+)
+_ERROR_PREDICATES = ("status_401_403", "status_404", "status_4xx", "status_5xx", "status_error")

@@ -303,9 +303,9 @@ class DetectorSet:
             s = severity_one(values[j], normal[j], extreme[j], low[j])
             if guard[j] >= 0 and not values[guard[j]] >= min_guard:
                 s = 0.0
-            if s < NORMAL:
+            if not s > NORMAL:
                 continue
-            kind = "Tx" if s >= EXTREME else "Tn"
+            kind = "Tx" if s > EXTREME else "Tn"
             threshold = extreme[j] if kind == "Tx" else normal[j]
             deviation = (values[j] - threshold) / threshold * 100 if threshold else None
             evidence.append(

@@ -2,11 +2,12 @@
 
 For each call and feature, with the thresholds of the call's API:
 ``distance = x - Tn`` (``Tn - x`` for direction low), ``span = Tx - Tn`` (mirrored; 1 when
-not positive), severity ``1 + distance / span`` when ``distance >= 0`` else 0; a NaN value
-or threshold gives 0. A ratio or novelty feature counts only when its guard count reaches
-``min_ratio_calls``. The call's risk is its largest severity; it is flagged at
+not positive), severity ``1 + distance / span`` when ``distance > 0`` else 0 (a value
+equal to a threshold does not cross it; with ``Tx == Tn`` any excess is extreme); a NaN
+value or threshold gives 0. A ratio or novelty feature counts only when its guard count reaches
+``min_ratio_calls``. The call's risk is its largest severity; it is flagged above
 ``EXTREME`` or, when ``min_normal_crossings > 0``, when that many features pointing to the
-same attack type cross ``NORMAL``. The lead feature is the first with the largest
+same attack type rise above ``NORMAL``. The lead feature is the first with the largest
 severity. Both kernels perform the same double-precision operations in the same order,
 so replay and the live engine agree exactly.
 """
@@ -63,14 +64,14 @@ def score_rows(features, api_index, normal, extreme, low, guard, min_guard, type
             if s > best:
                 best = s
                 best_j = j
-            if s >= NORMAL:
+            if s > NORMAL:
                 bits[i, j // 64] |= np.uint64(1) << np.uint64(j % 64)
-                if s >= EXTREME:
+                if s > EXTREME:
                     xbits[i, j // 64] |= np.uint64(1) << np.uint64(j % 64)
                 if min_normal_crossings > 0:
                     by_type[types[j]] += 1
         risk[i] = best
-        flag = best >= EXTREME
+        flag = best > EXTREME
         if not flag and min_normal_crossings > 0:
             for t in range(n_types):
                 if by_type[t] >= min_normal_crossings:
@@ -92,11 +93,11 @@ def _severity(x, tn, tx, is_low):
     else:
         distance = x - tn
         span = tx - tn
+    if not distance > 0.0:
+        return 0.0
     if not span > 0.0:
-        span = 1.0
-    if distance >= 0.0:
-        return 1.0 + distance / span
-    return 0.0
+        return EXTREME + distance
+    return 1.0 + distance / span
 
 
 def severity_one(x: float, tn: float, tx: float, is_low: bool) -> float:
@@ -109,11 +110,11 @@ def severity_one(x: float, tn: float, tx: float, is_low: bool) -> float:
     else:
         distance = x - tn
         span = tx - tn
+    if not distance > 0.0:
+        return 0.0
     if not span > 0.0:
-        span = 1.0
-    if distance >= 0.0:
-        return 1.0 + distance / span
-    return 0.0
+        return EXTREME + distance
+    return 1.0 + distance / span
 
 
 def score_one(
@@ -140,13 +141,13 @@ def score_one(
         if s > best:
             best = s
             best_j = j
-        if s >= NORMAL:
+        if s > NORMAL:
             crossed.append(j)
-            if s >= EXTREME:
+            if s > EXTREME:
                 extreme_crossed.append(j)
             if min_normal_crossings > 0:
                 by_type[types[j]] = by_type.get(types[j], 0) + 1
-    flag = best >= EXTREME
+    flag = best > EXTREME
     if not flag and min_normal_crossings > 0:
         flag = any(count >= min_normal_crossings for count in by_type.values())
     return best, flag, best_j if flag else -1, tuple(crossed), tuple(extreme_crossed)

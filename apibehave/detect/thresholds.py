@@ -11,8 +11,10 @@ most extreme value), so one loud client among thousands moves nothing, and a bus
 client does not outweigh a thousand quiet ones.
 
 Severity of a value ``x`` against ``Tn`` and ``Tx`` (direction ``high``):
-``0`` below ``Tn``; ``1 + (x - Tn) / (Tx - Tn)`` from ``Tn`` (1) to ``Tx`` (2); above
-``Tx`` it keeps growing. Direction ``low`` mirrors it. NaN (no identifier) is 0.
+``0`` up to ``Tn``; ``1 + (x - Tn) / (Tx - Tn)`` above ``Tn`` (1) and up to ``Tx`` (2);
+above ``Tx`` it keeps growing (with ``Tx == Tn``, ``2 + (x - Tx)``). Crossing a threshold
+means exceeding it: a value equal to a learned threshold was seen in training. Direction
+``low`` mirrors it. NaN (no identifier) is 0.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 EXTREME = 2.0
-"""Severity at and above which a value crosses the extreme threshold."""
+"""Severity above which a value crosses the extreme threshold (a value equal to it does not)."""
 NORMAL = 1.0
-"""Severity at and above which a value crosses the normal threshold."""
+"""Severity above which a value crosses the normal threshold."""
 
 
 class ThresholdDetector(OutlierMixin, BaseEstimator):
@@ -194,8 +196,11 @@ def threshold_severity(
     with np.errstate(invalid="ignore", divide="ignore"):
         distance = np.where(low, normal - X, X - normal)
         span = np.where(low, normal - extreme, extreme - normal)
-        span = np.where(span > 0, span, 1.0)
-        severity = np.where(distance >= 0, 1.0 + distance / span, 0.0)
+        severity = np.where(
+            distance > 0,
+            np.where(span > 0, 1.0 + distance / np.where(span > 0, span, 1.0), EXTREME + distance),
+            0.0,
+        )
     return np.nan_to_num(severity, nan=0.0, posinf=0.0, neginf=0.0)
 
 
