@@ -59,15 +59,43 @@ def configure_tracking(experiment: str) -> Any:
     return mlflow
 
 
+PARENT_RUN_ENV = "APIBEHAVE_PARENT_RUN_ID"
+"""Environment variable naming the run new runs nest under (set by the pipeline for the
+notebooks it executes, whose kernels are other processes)."""
+
+
 @contextmanager
 def tracked_run(
-    experiment: str, run_name: str, tags: Mapping[str, str] | None = None
+    experiment: str,
+    run_name: str,
+    tags: Mapping[str, str] | None = None,
+    *,
+    parent_run_id: str | None = None,
 ) -> Iterator[Any]:
-    """Start an MLflow run (nested when one is active) tagged with the git commit."""
+    """Start an MLflow run tagged with the git commit, nested where it belongs.
+
+    Runs nest as pipeline run -> step runs -> tuning trials: a run started while another
+    is active nests under it; else under ``parent_run_id``, else under
+    ``$APIBEHAVE_PARENT_RUN_ID`` when set. A nested run goes to its parent's experiment
+    (MLflow shows nesting within one experiment), else to ``experiment``.
+    """
     mlflow = configure_tracking(experiment)
     all_tags = {"git_commit": git_commit() or "unknown", **dict(tags or {})}
-    nested = mlflow.active_run() is not None
-    with mlflow.start_run(run_name=run_name, nested=nested, tags=all_tags) as run:
+    active = mlflow.active_run()
+    parent = active.info.run_id if active else parent_run_id or os.environ.get(PARENT_RUN_ENV)
+    experiment_id = None
+    if parent:
+        try:
+            experiment_id = mlflow.get_run(parent).info.experiment_id
+        except Exception as exc:  # MLflow raises many kinds; the user needs one line
+            raise UserError(f"cannot nest under MLflow run {parent}: no such run") from exc
+    with mlflow.start_run(
+        run_name=run_name,
+        nested=parent is not None,
+        parent_run_id=parent,
+        experiment_id=experiment_id,
+        tags=all_tags,
+    ) as run:
         yield run
 
 
