@@ -20,6 +20,46 @@ DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
 
 
+def tracking_uri() -> str:
+    """Return ``$MLFLOW_TRACKING_URI``, else the local default store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def artifact_root(uri: str) -> str | None:
+    """Where new experiments keep artifacts: beside a SQLite store, else the server's say.
+
+    ``mlruns/artifacts`` for the default store, ``<db folder>/artifacts`` for another
+    SQLite file, None (the tracking server decides) otherwise.
+    """
+    if uri == DEFAULT_TRACKING_URI:
+        return Path(DEFAULT_ARTIFACT_ROOT).resolve().as_uri()
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "artifacts").as_uri()
+    return None
+
+
+def connect() -> Any:
+    """Import MLflow and point it (tracking and registry) at :func:`tracking_uri`.
+
+    Raises
+    ------
+    UserError
+        When MLflow is not installed.
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    try:
+        import mlflow
+    except ImportError as exc:  # the lean runtime has no MLflow
+        raise UserError(
+            "MLflow is not installed; install apibehave[workbench] or pass --no-track"
+        ) from exc
+    uri = tracking_uri()
+    if uri == DEFAULT_TRACKING_URI:
+        Path("mlruns").mkdir(exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return mlflow
+
+
 def configure_tracking(experiment: str) -> Any:
     """Point MLflow at the configured store and select (or create) ``experiment``.
 
@@ -33,25 +73,11 @@ def configure_tracking(experiment: str) -> Any:
     UserError
         When MLflow is not installed or the store cannot be opened.
     """
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    mlflow = connect()
+    uri = tracking_uri()
     try:
-        import mlflow
-    except ImportError as exc:  # the lean runtime has no MLflow
-        raise UserError(
-            "MLflow is not installed; install apibehave[workbench] or pass --no-track"
-        ) from exc
-    uri = os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
-    if uri == DEFAULT_TRACKING_URI:
-        Path("mlruns").mkdir(exist_ok=True)
-    try:
-        mlflow.set_tracking_uri(uri)
         if mlflow.get_experiment_by_name(experiment) is None:
-            artifact_location = (
-                Path(DEFAULT_ARTIFACT_ROOT).resolve().as_uri()
-                if uri == DEFAULT_TRACKING_URI
-                else None
-            )
-            mlflow.create_experiment(experiment, artifact_location=artifact_location)
+            mlflow.create_experiment(experiment, artifact_location=artifact_root(uri))
         mlflow.set_experiment(experiment)
     except Exception as exc:  # MLflow raises many kinds; the user needs one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
