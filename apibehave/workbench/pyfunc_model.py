@@ -90,13 +90,13 @@ def log_bundle_model(
     UserError
         When the bundle does not verify or no wheel can be had.
     """
-    import mlflow
-
     from apibehave import __version__
     from apibehave.bundle.errors import BundleError
     from apibehave.bundle.model_bundle import load_model_bundle
     from apibehave.engine.replay import replay_events
+    from apibehave.workbench.tracking import connect
 
+    mlflow = connect()
     bundle = Path(bundle_dir)
     try:
         model = load_model_bundle(bundle)
