@@ -3,7 +3,8 @@
 The logged model is :mod:`apibehave.workbench.mlflow_model_code` (models-from-code: MLflow
 copies that file, no pickle) plus two artifacts:
 
-- ``bundle``: the bundle directory; loading verifies its checksums (no pickle);
+- ``bundle``: the bundle directory, stored as ``artifacts/bundle``; loading verifies its
+  checksums (no pickle);
 - ``apibehave_wheel``: a wheel of the apibehave that wrote it, built from the source tree.
 
 ``requirements.txt`` lists apibehave's runtime dependencies and their dependencies, each
@@ -108,17 +109,22 @@ def log_bundle_model(
     example["ts"] = example["ts"].dt.floor("s")
     replay_events(example, model)  # the example must score before it is logged
     wheel_path = apibehave_wheel(wheel)
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=str(MODEL_CODE),
-        artifacts={BUNDLE_ARTIFACT: str(bundle), WHEEL_ARTIFACT: str(wheel_path)},
-        pip_requirements=pip_requirements(wheel_path.name),
-        signature=model_signature(),
-        input_example=example,
-        model_config={"apibehave_version": __version__},
-        registered_model_name=registered_model_name,
-        await_registration_for=0 if registered_model_name else 300,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        # MLflow keeps a directory artifact's own name: copy it so the model always holds
+        # artifacts/bundle, whatever the bundle directory was called
+        staged = Path(tmp) / BUNDLE_ARTIFACT
+        shutil.copytree(bundle, staged)
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(MODEL_CODE),
+            artifacts={BUNDLE_ARTIFACT: str(staged), WHEEL_ARTIFACT: str(wheel_path)},
+            pip_requirements=pip_requirements(wheel_path.name),
+            signature=model_signature(),
+            input_example=example,
+            model_config={"apibehave_version": __version__},
+            registered_model_name=registered_model_name,
+            await_registration_for=0 if registered_model_name else 300,
+        )
 
 
 def model_input(events: pd.DataFrame) -> pd.DataFrame:
