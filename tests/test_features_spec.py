@@ -106,7 +106,7 @@ def test_hash_changes_with_any_part_of_the_declaration() -> None:
     assert len(hashes) == 4
 
 
-DEFAULT_SPEC_HASH = "d8c5f164aae502fdf27ae4cc0fed8f1e5bc5e8d8cd41f5e631a747ce4c95ee4a"
+DEFAULT_SPEC_HASH = "a6542049c9b79a74ed77f079c578918664af36ebdb97130789e00f695e911254"
 
 
 def test_hash_is_pinned_for_the_default_set() -> None:

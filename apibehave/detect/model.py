@@ -17,6 +17,7 @@ import numpy as np
 
 from apibehave.detect.attribution import attack_type_for_crossing, attack_type_of, risk_direction
 from apibehave.detect.scoring import score_one, score_rows, severity_one
+from apibehave.detect.shared_ip import SharedAddressNormalizer
 from apibehave.detect.thresholds import EXTREME, NORMAL, ThresholdDetector
 from apibehave.features.spec import FeatureSet, FeatureSpec
 from apibehave.schema.attacks import ATTACK_TYPES
@@ -60,6 +61,14 @@ class LearningSettings:
     min_normal_crossings : int
         Without an extreme crossing, this many normal crossings pointing to the same
         attack type make a block; 0 (the default) blocks on extreme crossings only.
+    contamination : float or None
+        Share of training calls that may be attacks: extreme thresholds cover at least the
+        other ``1 - contamination`` of the calls (see ``ThresholdDetector``); None uses
+        identifier quantiles only.
+    per_principal_addresses : bool
+        Read address volume features per principal (distinct tokens behind the address),
+        so shared NAT and proxy addresses are judged by what each user does
+        (:mod:`apibehave.detect.shared_ip`).
     """
 
     normal_quantile: float = 0.99
@@ -70,6 +79,8 @@ class LearningSettings:
     min_feature_identifiers: int = 3
     min_ratio_calls: int = 10
     min_normal_crossings: int = 0
+    contamination: float | None = 0.01
+    per_principal_addresses: bool = True
 
 
 @dataclass
@@ -149,6 +160,7 @@ class DetectorSet:
         self._guard_index = np.array([guards.get(j, -1) for j in range(len(specs))])
         self._call_tables: dict[str, tuple] = {}
         self._attribution_cache: dict[tuple, tuple[int, str, int]] = {}
+        self.normalizer = _normalizer(feature_set, settings)
 
     # ---- learning -------------------------------------------------------------------
     @classmethod
@@ -174,6 +186,7 @@ class DetectorSet:
         settings : LearningSettings, optional
         """
         settings = settings or LearningSettings()
+        features = _normalizer(feature_set, settings).apply(features)
         specs = list(feature_set)
         directions = [risk_direction(s) for s in specs]
         steps = [_min_step(s) for s in specs]
@@ -198,10 +211,13 @@ class DetectorSet:
                 extreme_margin=settings.extreme_margin,
                 min_steps=steps,
                 directions=directions,
+                contamination=settings.contamination,
             ).fit(features[rows], groups=groups_all[rows])
             thresholds = {}
+            context_only = _normalizer(feature_set, settings).principal
             for j, spec in enumerate(specs):
                 usable = model.n_identifiers_[j] >= settings.min_feature_identifiers
+                usable = usable and j != context_only
                 thresholds[spec.name] = FeatureThreshold(
                     normal=float(model.normal_[j]) if usable else float("nan"),
                     extreme=float(model.extreme_[j]) if usable else float("nan"),
@@ -242,7 +258,7 @@ class DetectorSet:
         if len(apis) == 0:
             normal = extreme = np.full((1, len(self.feature_set)), np.nan)
         risk, flagged, lead, bits, xbits = score_rows(
-            np.asarray(features, dtype=np.float64),
+            np.asarray(self.normalizer.apply(features), dtype=np.float64),
             np.asarray(api_index, dtype=np.int64), normal, extreme, self._low,
             self._guard_index, float(self.settings.min_ratio_calls), self._types,
             len(ATTACK_TYPES), int(self.settings.min_normal_crossings),
@@ -276,7 +292,7 @@ class DetectorSet:
         table = self._call_tables.get(api)
         if table is None:
             table = self._call_table(api)
-        values = vector.tolist()
+        values = self.normalizer.apply(vector).tolist()
         risk, flag, _, crossed, extreme = score_one(values, *table)
         if not flag:
             return risk, -1, None, -1
@@ -293,11 +309,15 @@ class DetectorSet:
         Each entry names the feature, its value, the threshold crossed (``Tn`` or ``Tx``)
         and its value, and the deviation from it in percent (None when the threshold is
         0), like PingIntelligence's ``varA(Tx, 25)`` and ``700%``. Guards apply as in
-        scoring, so a ratio over too few calls is not evidence.
+        scoring, so a ratio over too few calls is not evidence. An address feature read per
+        principal (:mod:`apibehave.detect.shared_ip`) also gives its ``raw_value`` and the
+        ``principals`` it was divided by.
         """
         table = self._call_tables.get(api) or self._call_table(api)
         normal, extreme, low, guard, min_guard = table[:5]
-        values = vector.tolist()
+        raw = np.asarray(vector, dtype=np.float64).tolist()
+        values = self.normalizer.apply(vector).tolist()
+        principals = self.normalizer.divisor(np.asarray(vector, dtype=np.float64))
         evidence = []
         for j, spec in enumerate(self.feature_set):
             s = severity_one(values[j], normal[j], extreme[j], low[j])
@@ -308,17 +328,20 @@ class DetectorSet:
             kind = "Tx" if s > EXTREME else "Tn"
             threshold = extreme[j] if kind == "Tx" else normal[j]
             deviation = (values[j] - threshold) / threshold * 100 if threshold else None
-            evidence.append(
-                {
-                    "feature": spec.name,
-                    "value": values[j],
-                    "threshold": kind,
-                    "threshold_value": threshold,
-                    "deviation_pct": None if deviation is None else round(deviation, 1),
-                    "severity": round(s, 3),
-                    "summary": f"{spec.name}({kind}, {threshold:g}) = {values[j]:g}",
-                }
-            )
+            item = {
+                "feature": spec.name,
+                "value": values[j],
+                "threshold": kind,
+                "threshold_value": threshold,
+                "deviation_pct": None if deviation is None else round(deviation, 1),
+                "severity": round(s, 3),
+                "summary": f"{spec.name}({kind}, {threshold:g}) = {values[j]:g}",
+            }
+            if j in self.normalizer.column_set:
+                item["raw_value"] = raw[j]
+                item["principals"] = principals
+                item["summary"] += f" per principal ({raw[j]:g} over {principals:g})"
+            evidence.append(item)
         return evidence
 
     def _call_table(self, api: str) -> tuple:
@@ -374,6 +397,10 @@ class DetectorSet:
                 api, d["status"], d["n_events"], d["n_identifiers"], thresholds, d.get("reason", "")
             )
         return cls(feature_set, detectors, LearningSettings(**data["settings"]))
+
+
+def _normalizer(feature_set: FeatureSet, settings: LearningSettings) -> SharedAddressNormalizer:
+    return SharedAddressNormalizer(feature_set, enabled=settings.per_principal_addresses)
 
 
 def _min_step(spec: FeatureSpec) -> float:

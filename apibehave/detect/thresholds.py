@@ -48,6 +48,12 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
         Default 1 for every feature.
     directions : sequence of {"high", "low"}, optional
         Per feature, whether large (default) or small values are suspicious.
+    contamination : float, optional
+        The share of training *calls* that may be attacks. With ``groups``, the extreme
+        base is then at least the value that covers ``1 - contamination`` of the calls
+        (each identifier's extreme weighted by its number of calls): busy benign
+        clients (shared NAT addresses, partner integrations, monitors) carry far more
+        than that share together and are covered; attackers within it are not.
 
     Attributes
     ----------
@@ -70,12 +76,14 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
         extreme_margin: float = 1.5,
         min_steps: Sequence[float] | None = None,
         directions: Sequence[str] | None = None,
+        contamination: float | None = None,
     ) -> None:
         self.normal_quantile = normal_quantile
         self.extreme_quantile = extreme_quantile
         self.extreme_margin = extreme_margin
         self.min_steps = min_steps
         self.directions = directions
+        self.contamination = contamination
 
     def fit(self, X, y=None, groups=None):
         """Learn the thresholds.
@@ -99,6 +107,8 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
             raise ValueError("need 0 < normal_quantile <= extreme_quantile <= 1")
         if self.extreme_margin < 1:
             raise ValueError("extreme_margin must be at least 1")
+        if self.contamination is not None and not 0 <= self.contamination < 0.5:
+            raise ValueError("contamination must be in [0, 0.5)")
         n_features = X.shape[1]
         steps = self._per_feature(self.min_steps, 1.0, n_features, "min_steps")
         low = self._per_feature(self.directions, "high", n_features, "directions") == "low"
@@ -111,7 +121,7 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
         counts = np.zeros(n_features, dtype=np.int64)
         for j in range(n_features):
             sign = -1.0 if low[j] else 1.0
-            per_identifier = _per_identifier_max(
+            per_identifier, weights = _per_identifier_max(
                 sign * X[:, j], None if groups is None else groups[:, j]
             )
             counts[j] = per_identifier.size
@@ -120,6 +130,9 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
                 continue
             tn = float(np.quantile(per_identifier, self.normal_quantile))
             tx_base = float(np.quantile(per_identifier, self.extreme_quantile))
+            if self.contamination is not None and groups is not None:
+                covered = _weighted_quantile(per_identifier, weights, 1 - self.contamination)
+                tx_base = max(tx_base, covered)
             if low[j]:
                 tn_pos, tx_pos = -tn, -tx_base / self.extreme_margin
                 tx_pos = min(tx_pos, tn_pos - steps[j])
@@ -204,16 +217,33 @@ def threshold_severity(
     return np.nan_to_num(severity, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def _per_identifier_max(values: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
-    """Each identifier's largest value (rows without identifier or value skipped)."""
+def _per_identifier_max(
+    values: np.ndarray, codes: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each identifier's largest value and its number of rows.
+
+    Rows without identifier or value are skipped; without codes, every row is its own
+    identifier.
+    """
     keep = ~np.isnan(values)
     if codes is not None:
         codes = np.asarray(codes, dtype=np.float64)
         keep &= ~np.isnan(codes) & (codes >= 0)
     values = values[keep]
     if codes is None or values.size == 0:
-        return values
+        return values, np.ones(values.size)
     identifier = codes[keep].astype(np.int64)
     order = np.lexsort((values, identifier))
-    last_of_each = np.r_[identifier[order][1:] != identifier[order][:-1], True]
-    return values[order][last_of_each]
+    sorted_ids = identifier[order]
+    last_of_each = np.r_[sorted_ids[1:] != sorted_ids[:-1], True]
+    ends = np.flatnonzero(last_of_each)
+    rows = np.diff(np.r_[-1, ends]).astype(np.float64)
+    return values[order][last_of_each], rows
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Return the least value whose cumulative weight (ascending) reaches ``q`` of the total."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    at = int(np.searchsorted(cumulative, q * cumulative[-1], side="left"))
+    return float(values[order][min(at, values.size - 1)])

@@ -34,6 +34,7 @@ def _ip_features() -> list[FeatureSpec]:
         FeatureSpec("ip_login_failures_10m", ip, "api", _M10, "count", where="login_failure"),
         FeatureSpec("ip_login_usernames_1h", ip, "api", _H1, "distinct", "username", where="login"),
         FeatureSpec("ip_user_agents_10m", ip, "global", _M10, "distinct", "user_agent"),
+        FeatureSpec("ip_tokens_1h", ip, "global", _H1, "distinct", "token"),
         FeatureSpec("ip_req_bytes_sum_60s", ip, "api", _M1, "sum", "req_bytes"),
         FeatureSpec("ip_req_bytes_max_60s", ip, "api", _M1, "max", "req_bytes"),
         FeatureSpec("ip_resp_bytes_sum_10m", ip, "api", _M10, "sum", "resp_bytes"),
