@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "ingest": "read gateway logs or event files into the event schema",
     "discover": "propose an API catalogue (apis.yaml) from traffic",
     "train": "train per-API models and write a verified bundle",
+    "tune": "tune detector settings with a shared multi-objective Optuna study",
     "replay": "apply a bundle to a log causally and write decisions",
     "enforce": "serve the sideband enforcer for gateways",
     "bundle": "verify, inspect or diff a bundle",

@@ -11,9 +11,9 @@ Two objectives, evaluated by replaying a labelled validation log:
 The search space (:class:`SearchSpace`) covers the learning settings that shape
 thresholds and blocking: ``normal_quantile``, the extreme quantile (as the share of the
 normal tail kept beyond it), ``extreme_margin``, ``min_normal_crossings``,
-``min_ratio_calls`` and ``min_feature_identifiers``. Volume guards (``min_events``,
-``min_identifiers``) come from the base settings: they depend on how much data there is,
-and a small validation world would pull them down.
+``min_ratio_calls``, ``min_feature_identifiers`` and ``contamination``. Volume guards
+(``min_events``, ``min_identifiers``) come from the base settings: they depend on how much
+data there is, and a small validation world would pull them down.
 
 The sampler is NSGA-II, named explicitly (``optuna.samplers.NSGAIISampler``; Optuna 5
 defaults multi-objective studies to TPE). The study lives on disk: a journal file
@@ -96,8 +96,11 @@ _SPACE_LIMITS: dict[str, tuple[float, float]] = {
     "min_normal_crossings": (0, 100),
     "min_ratio_calls": (1, 10_000),
     "min_feature_identifiers": (1, 10_000),
+    "contamination": (1e-6, 0.5),
 }
 """What a search range may span, per setting."""
+
+_LOG_SCALE = ("extreme_tail_share", "contamination")
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,9 @@ class SearchSpace:
         Calls a ratio or novelty window needs before it counts.
     min_feature_identifiers : (int, int)
         Identifiers a feature must be learned from to stay enabled.
+    contamination : (float, float)
+        Share of training calls that may be attacks (extreme thresholds cover the rest),
+        sampled on a log scale.
     """
 
     normal_quantile: tuple[float, float] = (0.95, 0.999)
@@ -127,6 +133,7 @@ class SearchSpace:
     min_normal_crossings: tuple[int, int] = (0, 4)
     min_ratio_calls: tuple[int, int] = (5, 30)
     min_feature_identifiers: tuple[int, int] = (2, 8)
+    contamination: tuple[float, float] = (0.002, 0.05)
 
     def learning(self, params: Mapping[str, Any], base: LearningSettings) -> LearningSettings:
         """Return ``base`` with a trial's sampled values applied."""
@@ -140,6 +147,7 @@ class SearchSpace:
             min_normal_crossings=int(params["min_normal_crossings"]),
             min_ratio_calls=int(params["min_ratio_calls"]),
             min_feature_identifiers=int(params["min_feature_identifiers"]),
+            contamination=float(params["contamination"]),
         )
 
     def suggest(self, trial: Any) -> dict[str, Any]:
@@ -151,7 +159,7 @@ class SearchSpace:
                 values[f.name] = trial.suggest_int(f.name, low, high)
             else:
                 values[f.name] = trial.suggest_float(
-                    f.name, float(low), float(high), log=f.name == "extreme_tail_share"
+                    f.name, float(low), float(high), log=f.name in _LOG_SCALE
                 )
         return values
 
@@ -660,7 +668,8 @@ class TuneResult:
     def learning_overrides(self) -> dict[str, float | int]:
         """Return the tuned ``train.learning`` values (to paste into params.yaml)."""
         names = ("normal_quantile", "extreme_quantile", "extreme_margin",
-                 "min_normal_crossings", "min_ratio_calls", "min_feature_identifiers")  # fmt: skip
+                 "min_normal_crossings", "min_ratio_calls", "min_feature_identifiers",
+                 "contamination")  # fmt: skip
         return {name: getattr(self.settings.learning, name) for name in names}
 
 
