@@ -56,9 +56,11 @@ Usage (notebook 04, or ``apibehave tune``)::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -101,6 +103,7 @@ _SPACE_LIMITS: dict[str, tuple[float, float]] = {
 """What a search range may span, per setting."""
 
 _LOG_SCALE = ("extreme_tail_share", "contamination")
+_READY_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -472,11 +475,14 @@ def run_worker(
     tune: TuneSettings,
     target_trials: int,
     worker: int = 0,
+    ready: Any = None,
 ) -> int:
     """Run trials on the shared study until it holds ``target_trials`` trials.
 
     This is what each worker process runs; a process on another machine that reaches the
-    same storage can call it too. Returns the number of trials this worker ran.
+    same storage can call it too. ``ready`` is an optional barrier the workers of one call
+    pass once their data is prepared, so all start trials together. Returns the number of
+    trials this worker ran.
     """
     import optuna
 
@@ -484,6 +490,10 @@ def run_worker(
         catalogue = Catalogue.from_dict(catalogue)
     data = TuningData(train, validation, catalogue)
     study = open_study(tune, worker)
+    if ready is not None:
+        # a worker that failed aborts the barrier; go on, its exit code is checked
+        with contextlib.suppress(threading.BrokenBarrierError):
+            ready.wait(timeout=_READY_TIMEOUT_S)
     before = len(study.trials)
     if before >= target_trials:
         return 0
@@ -501,8 +511,12 @@ def run_worker(
 
 
 def _spawned_worker(args: tuple) -> None:
-    train, validation, catalogue, base, tune, target, worker = args
-    run_worker(train, validation, catalogue, base, tune, target, worker)
+    train, validation, catalogue, base, tune, target, worker, ready = args
+    try:
+        run_worker(train, validation, catalogue, base, tune, target, worker, ready)
+    except BaseException:
+        ready.abort()  # do not keep the other workers waiting for this one
+        raise
 
 
 # ---- choosing and reporting -------------------------------------------------------------
@@ -708,15 +722,23 @@ def run_tuning(
     target = before + tune.n_trials
     catalogue_data = catalogue.to_dict() if catalogue is not None else None
     processes = []
+    ready = None
     if tune.workers > 1:
         context = multiprocessing.get_context("spawn")
+        ready = context.Barrier(tune.workers)
         for worker in range(1, tune.workers):
-            args = (train, validation, catalogue_data, base, tune, target, worker)
+            args = (train, validation, catalogue_data, base, tune, target, worker, ready)
             process = context.Process(target=_spawned_worker, args=(args,), daemon=False)
             process.start()
             processes.append(process)
     try:
-        run_worker(train, validation, catalogue, base, tune, target, 0)
+        run_worker(train, validation, catalogue, base, tune, target, 0, ready)
+    except BaseException:
+        if ready is not None:
+            ready.abort()
+        for process in processes:
+            process.terminate()  # the processes this call started, by handle
+        raise
     finally:
         for process in processes:
             process.join()
