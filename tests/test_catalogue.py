@@ -16,6 +16,7 @@ from apibehave.schema.catalogue import (
     EndpointStats,
     IdentifierRules,
     decoy_call_mask,
+    invalid_call_mask,
     load_catalogue,
     login_call_mask,
     resolve_apis,
@@ -379,3 +380,27 @@ def test_ties_go_to_the_api_listed_first() -> None:
     events = _events([("/x.min.css", None, None), ("/x.css", None, None)])
     assert resolve_apis(events, catalogue).tolist() == ["minified", "styles"]
     assert catalogue.resolve_api(None, "/x.min.css") == "minified"
+
+
+def test_invalid_calls_are_unknown_apis_or_methods_the_api_lacks() -> None:
+    """No API matched, or a method outside the API's endpoints, is an invalid call."""
+    catalogue = Catalogue.from_dict(
+        {
+            "apis": [
+                {"name": "shop", "base_path": "/v1/shop",
+                 "endpoints": [{"template": "/v1/shop/items", "methods": {"GET": 9, "POST": 2}}]},
+                {"name": "open", "base_path": "/v1/open"},
+            ]
+        }
+    )  # fmt: skip
+    events = pd.DataFrame(
+        {
+            "path": ["/v1/shop/items", "/v1/shop/items", "/v1/open/x", "/graphql"],
+            "method": ["get", "PROPFIND", "PATCH", "GET"],
+            "host": [None] * 4,
+        }
+    )
+    apis = resolve_apis(events, catalogue)
+    assert invalid_call_mask(events, catalogue, apis).tolist() == [False, True, False, True]
+    assert catalogue["shop"].allows_method("post") and catalogue["open"].allows_method("TRACE")
+    assert not invalid_call_mask(events, Catalogue(), events["path"] * 0).any()

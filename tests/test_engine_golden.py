@@ -14,6 +14,7 @@ from apibehave.workbench.train import train_model
 from apibehave.workbench.train_settings import TrainSettings
 from tests.engine_golden import case_files, case_logs, load_case
 from tests.engine_world import CATALOGUE
+from tests.test_engine_parity import live_decisions
 
 SETTINGS = TrainSettings(learning=LearningSettings(min_events=100))
 
@@ -55,3 +56,20 @@ def test_golden_case(path: Path) -> None:
         benign = test["label"] == "normal"
         blocked = int((decisions.loc[benign, "decision"] == "block").sum())
         assert blocked <= expect["benign_blocked_calls_max"], f"{blocked} benign calls blocked"
+
+
+@pytest.mark.parametrize("path", case_files(), ids=lambda p: p.stem)
+def test_golden_case_live_equals_replay(path: Path) -> None:
+    """The live engine, one call at a time, decides every golden case exactly as replay."""
+    case = load_case(path)
+    _, test = case_logs(case)
+    test = test.reset_index(drop=True)
+    model = _trained(str(path)) if case.get("train_streams") else _trained(str(case_files()[0]))
+    replayed = replay_events(test, model).decisions
+    live = live_decisions(model, test)
+    for column in ("decision", "attack_type", "identifier_kind", "identifier"):
+        left = replayed[column].astype(object).fillna("<none>").to_numpy()
+        right = live[column].astype(object).fillna("<none>").to_numpy()
+        differ = np.flatnonzero(left != right)
+        assert differ.size == 0, f"{column} differs at rows {differ[:5]}"
+    np.testing.assert_allclose(replayed["risk"], live["risk"], rtol=1e-9, atol=1e-9)

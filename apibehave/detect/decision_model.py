@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from apibehave.detect.model import DetectorSet
 from apibehave.detect.policy import DecisionPolicy
+from apibehave.detect.rules import InvalidApiRule
 from apibehave.features.prepare import FeatureContext
 from apibehave.features.spec import FeatureSet
 from apibehave.features.vocabulary import Vocabulary
@@ -35,6 +37,12 @@ class DecisionModel:
     detectors: DetectorSet
     catalogue: Catalogue
     policy: DecisionPolicy
+
+    @cached_property
+    def invalid_api_rule(self) -> InvalidApiRule:
+        """The invalid-API rule with the policy's ceiling (off without a catalogue)."""
+        limit = self.policy.invalid_api_max_calls if len(self.catalogue) else float("inf")
+        return InvalidApiRule(self.feature_set, limit)
 
     def feature_context(self) -> FeatureContext:
         """Return the per-API facts the feature engines need (login paths)."""

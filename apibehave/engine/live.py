@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from apibehave.detect.decision_model import DecisionModel
+from apibehave.detect.rules import INVALID_API_RISK
 from apibehave.engine.lists import IdentifierListStore, ListEntry, MemoryListStore
 from apibehave.features.derive import UNKNOWN_API, present
 from apibehave.features.streaming import StreamingFeatures
@@ -115,11 +116,14 @@ class LiveEngine:
         api = self.model.catalogue.resolve_api(
             event.get("host"), event["path"], event.get("api")
         ) if len(self.model.catalogue) else _own_api(event)  # fmt: skip
+        invalid = self._invalid(api, event.get("method"))
+        if invalid:
+            api = None  # invalid calls count under the unknown API, as in replay
         call = dict(event)
         call["api"] = api
         now = _seconds(event["ts"])
         vector = self.features.on_request(call, handle)
-        decision = self._decide(call, api, vector, now)
+        decision = self._decide(call, api, vector, now, invalid)
         if decision.block and handle is not None:
             self.features.on_response(handle, 0, 0)
             self._blocked_handles.add(handle)
@@ -135,7 +139,18 @@ class LiveEngine:
         return self.features.on_response(handle, status, resp_bytes, latency_ms)
 
     # ---- the decision ---------------------------------------------------------------
-    def _decide(self, call: dict, api: str | None, vector: np.ndarray, now: float) -> Decision:
+    def _invalid(self, api: str | None, method: Any) -> bool:
+        """Whether a call reaches no API of the catalogue, or a method its API lacks."""
+        if not len(self.model.catalogue):
+            return False
+        if api is None:
+            return True
+        spec = self.model.catalogue.get(api)
+        return spec is not None and not spec.allows_method(str(method))
+
+    def _decide(
+        self, call: dict, api: str | None, vector: np.ndarray, now: float, invalid: bool
+    ) -> Decision:
         identifiers = [(kind, call.get(column)) for kind, column in IDENTIFIER_COLUMNS.items()]
         present_ids = [(k, str(v)) for k, v in identifiers if present(v)]
         risk, attack, kind, evidence = self._score(api, vector)
@@ -154,6 +169,10 @@ class LiveEngine:
             attack, kind = AttackType.DECOY.value, "ip"
             risk = max(risk, DECOY_RISK)
             evidence = {"rule": "decoy_path", "path": call["path"]}
+        elif self.model.invalid_api_rule.fires(vector, invalid):
+            attack, kind = AttackType.INVALID_API.value, "ip"
+            risk = max(risk, INVALID_API_RISK)
+            evidence = self.model.invalid_api_rule.evidence(vector)
         elif attack is None:
             return Decision(False, None, None, None, risk, api=api)
         enforced = spec is None or spec.blocks

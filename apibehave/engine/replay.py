@@ -16,12 +16,13 @@ import pandas as pd
 
 from apibehave.detect.decision_model import DecisionModel
 from apibehave.detect.model import Scores
+from apibehave.detect.rules import INVALID_API_RISK
 from apibehave.engine.denyloop import ALLOW, BLOCK, LoopResult, run_deny_loop
 from apibehave.features.batch import compute_features
 from apibehave.features.derive import UNKNOWN_API
 from apibehave.features.prepare import prepare_events
 from apibehave.schema.attacks import ATTACK_TYPES, AttackType
-from apibehave.schema.catalogue import decoy_call_mask, resolve_apis
+from apibehave.schema.catalogue import decoy_call_mask, invalid_call_mask, resolve_apis
 from apibehave.schema.events import IDENTIFIER_COLUMNS, STRING_DTYPE
 
 IDENTIFIER_KINDS: tuple[str, ...] = tuple(IDENTIFIER_COLUMNS)
@@ -37,6 +38,7 @@ DECISION_COLUMNS: tuple[str, ...] = (
 
 _MAX_ITERATIONS = 20
 _DECOY_CODE = ATTACK_TYPES.index(AttackType.DECOY)
+_INVALID_API_CODE = ATTACK_TYPES.index(AttackType.INVALID_API)
 
 
 @dataclass
@@ -82,6 +84,13 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     events = events.reset_index(drop=True)
     n = len(events)
     apis = resolve_apis(events, model.catalogue) if len(model.catalogue) else events["api"]
+    decoy = (
+        decoy_call_mask(events, model.catalogue, apis).to_numpy(dtype=bool)
+        if len(model.catalogue)
+        else np.zeros(n, dtype=bool)
+    )
+    invalid = invalid_call_mask(events, model.catalogue, apis).to_numpy(dtype=bool)
+    apis = apis.mask(pd.Series(invalid, index=apis.index))  # invalid calls: the unknown API
     resolved = events.assign(api=apis)
     prepared = prepare_events(resolved, model.feature_context())
     api_names = [str(a) for a in prepared["api"].cat.categories]
@@ -93,11 +102,7 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     )
     n_codes = np.array([len(prepared[c].cat.categories) for c in IDENTIFIER_COLUMNS.values()])
     order = np.argsort(prepared["ts_ns"].to_numpy(), kind="stable")
-    decoy = (
-        decoy_call_mask(resolved, model.catalogue, apis).to_numpy(dtype=bool)
-        if len(model.catalogue)
-        else np.zeros(n, dtype=bool)
-    )
+    rule = _rule_codes(decoy, model.invalid_api_rule.flags(features, invalid))
     enforced = _enforced(api_names, model)[api_index]
     allowed = _allowed(events, model)
     ttl_ns = np.array([int(model.policy.ttl_s[k] * 1e9) for k in IDENTIFIER_KINDS], dtype=np.int64)
@@ -109,8 +114,8 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     while True:
         iteration += 1
         scores = model.detectors.score(features, api_index, api_names)
-        flagged = scores.flagged | decoy
-        block_kind = _block_kinds(scores, decoy)
+        flagged = scores.flagged | (rule >= 0)
+        block_kind = _block_kinds(scores, rule)
         loop = run_deny_loop(
             order, prepared["ts_ns"].to_numpy(), codes, n_codes, allowed, flagged,
             block_kind, decoy, enforced, ttl_ns,
@@ -125,8 +130,8 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
         _update_response_features(features, prepared, codes, now_blocked, model, response_features)
         blocked = now_blocked
 
-    decisions = _decisions_frame(events, loop, scores, decoy)
-    new_blocks = _new_blocks(events, resolved, loop, scores, decoy, features, model)
+    decisions = _decisions_frame(events, loop, scores, rule)
+    new_blocks = _new_blocks(events, resolved, loop, scores, rule, features, model)
     stats = {
         "events": n,
         "blocked": int((loop.decision == BLOCK).sum()),
@@ -152,9 +157,21 @@ def _allowed(events: pd.DataFrame, model: DecisionModel) -> np.ndarray:
     return allowed
 
 
-def _block_kinds(scores: Scores, decoy: np.ndarray) -> np.ndarray:
-    kinds = np.full(len(decoy), 0, dtype=np.int8)
-    flagged = np.flatnonzero(scores.flagged & ~decoy)
+def _rule_codes(decoy: np.ndarray, invalid_api: np.ndarray) -> np.ndarray:
+    """Attack code of the real-time rule that fires on each call (-1: none).
+
+    Rules come before the models (docs/engine.md, step 4), decoy first; both block the
+    address (a decoy call blocks every identifier of the call, in the deny loop).
+    """
+    rule = np.full(len(decoy), -1, dtype=np.int64)
+    rule[invalid_api] = _INVALID_API_CODE
+    rule[decoy] = _DECOY_CODE
+    return rule
+
+
+def _block_kinds(scores: Scores, rule: np.ndarray) -> np.ndarray:
+    kinds = np.full(len(rule), 0, dtype=np.int8)  # rules block the address (kind 0, ip)
+    flagged = np.flatnonzero(scores.flagged & (rule < 0))
     lookup = {kind: i for i, kind in enumerate(IDENTIFIER_KINDS)}
     if flagged.size:
         kinds[flagged] = np.array([lookup[k] for k in scores.identifier_kind[flagged]])
@@ -200,12 +217,13 @@ def _update_response_features(
 
 
 def _decisions_frame(
-    events: pd.DataFrame, loop: LoopResult, scores: Scores, decoy: np.ndarray
+    events: pd.DataFrame, loop: LoopResult, scores: Scores, rule: np.ndarray
 ) -> pd.DataFrame:
     n = len(events)
     block = loop.decision == BLOCK
     cause = np.where(block, loop.cause, 0)
-    attack_code = np.where(decoy[cause], _DECOY_CODE, scores.attack_code[cause])
+    decoy = rule == _DECOY_CODE
+    attack_code = np.where(rule[cause] >= 0, rule[cause], scores.attack_code[cause])
     attack = np.array([None, *ATTACK_TYPES], dtype=object)[np.where(block, attack_code + 1, 0)]
     kind_names = np.array([None, *IDENTIFIER_KINDS], dtype=object)
     kind = kind_names[np.where(block, loop.kind + 1, 0)]
@@ -215,6 +233,8 @@ def _decisions_frame(
         identifier[rows] = events[column].to_numpy(dtype=object)[rows]
     risk = np.where(block, scores.risk[cause], scores.risk)
     risk = np.where(block & decoy[cause], np.maximum(risk, 10.0), risk)
+    invalid = rule == _INVALID_API_CODE
+    risk = np.where(block & invalid[cause], np.maximum(risk, INVALID_API_RISK), risk)
     return pd.DataFrame(
         {
             "event_index": np.arange(n, dtype=np.int64),
@@ -227,7 +247,7 @@ def _decisions_frame(
     )
 
 
-def _new_blocks(events, resolved, loop, scores, decoy, features, model) -> pd.DataFrame:
+def _new_blocks(events, resolved, loop, scores, rule, features, model) -> pd.DataFrame:
     """One row per call that created a deny entry (or would have, in shadow mode)."""
     rows = np.flatnonzero((loop.decision != ALLOW) & (loop.cause == np.arange(len(events))))
     records = []
@@ -236,9 +256,12 @@ def _new_blocks(events, resolved, loop, scores, decoy, features, model) -> pd.Da
         api_name = UNKNOWN_API if pd.isna(api) else str(api)
         kind = IDENTIFIER_KINDS[loop.kind[i]]
         evidence = []
-        if decoy[i]:
+        if rule[i] == _DECOY_CODE:
             attack = AttackType.DECOY.value
             evidence.append({"rule": "decoy_path", "path": events["path"].iloc[i]})
+        elif rule[i] == _INVALID_API_CODE:
+            attack = AttackType.INVALID_API.value
+            evidence.append(model.invalid_api_rule.evidence(features[i]))
         else:
             attack = ATTACK_TYPES[scores.attack_code[i]]
         if api_name in model.detectors.detectors:

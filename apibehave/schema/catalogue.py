@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -201,6 +202,19 @@ class ApiSpec:
     def is_decoy_path(self, path: str) -> bool:
         """Return whether ``path`` (or its template) is one of the decoy paths."""
         return _in_paths(path, self.decoy_paths)
+
+    @cached_property
+    def methods(self) -> frozenset[str]:
+        """Methods the API's endpoints answer; empty when the catalogue lists none."""
+        return frozenset(m.upper() for e in self.endpoints for m in e.methods)
+
+    def allows_method(self, method: str) -> bool:
+        """Return whether a call with ``method`` is valid for the API.
+
+        Any method is valid for an API whose catalogue entry lists no endpoint methods.
+        """
+        methods = self.methods
+        return not methods or str(method).upper() in methods
 
     def to_dict(self) -> dict[str, Any]:
         """Return this API's entry in ``apis.yaml``."""
@@ -490,6 +504,40 @@ def decoy_call_mask(events: pd.DataFrame, catalogue: Catalogue, apis: pd.Series)
         Booleans, index of ``events``.
     """
     return _path_list_mask(events, catalogue, apis, "decoy_paths")
+
+
+def invalid_call_mask(events: pd.DataFrame, catalogue: Catalogue, apis: pd.Series) -> pd.Series:
+    """Return, per event, whether it calls no API of the catalogue or a method its API lacks.
+
+    PingIntelligence's "invalid API" activity: a host or path outside every API, or a
+    method outside those the API's endpoints answer (an API listing no methods accepts
+    any). With an empty catalogue nothing is invalid (there is nothing to compare with).
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Events with ``method``.
+    catalogue : Catalogue
+    apis : pandas.Series
+        Each event's API (e.g. from :func:`resolve_apis`); null where none matched.
+
+    Returns
+    -------
+    pandas.Series
+        Booleans, index of ``events``.
+    """
+    if not len(catalogue):
+        return pd.Series(False, index=events.index)
+    names = apis.astype(object)
+    invalid = names.isna().to_numpy(dtype=bool, copy=True)
+    methods = events["method"].astype(object).str.upper()
+    for api in catalogue:
+        allowed = api.methods
+        if not allowed:
+            continue
+        rows = (names == api.name).to_numpy(dtype=bool)
+        invalid[rows] |= ~methods[rows].isin(allowed).to_numpy(dtype=bool)
+    return pd.Series(invalid, index=events.index)
 
 
 def status_class(status: int) -> str:

@@ -14,7 +14,11 @@ import yaml
 
 from apibehave.common.errors import UserError
 from apibehave.detect.model import LearningSettings
-from apibehave.detect.policy import DEFAULT_TTL_S, DecisionPolicy
+from apibehave.detect.policy import (
+    DEFAULT_INVALID_API_MAX_CALLS,
+    DEFAULT_TTL_S,
+    DecisionPolicy,
+)
 
 
 @dataclass(frozen=True)
@@ -29,22 +33,30 @@ class TrainSettings:
         Block duration per identifier kind.
     allow : tuple of (str, str)
         Standing allow entries ``(kind, value)`` shipped in the bundle.
+    invalid_api_max_calls : float
+        Invalid API calls an address may make within the rule's window before a block
+        (``inf``, or null in params, turns the rule off).
     """
 
     learning: LearningSettings = field(default_factory=LearningSettings)
     ttl_s: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TTL_S))
     allow: tuple[tuple[str, str], ...] = ()
+    invalid_api_max_calls: float = DEFAULT_INVALID_API_MAX_CALLS
 
     def policy(self) -> DecisionPolicy:
         """Return the decision policy these settings describe."""
-        return DecisionPolicy(ttl_s=self.ttl_s, allow=self.allow)
+        return DecisionPolicy(
+            ttl_s=self.ttl_s, allow=self.allow, invalid_api_max_calls=self.invalid_api_max_calls
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain data (what the params hash covers)."""
+        limit = self.invalid_api_max_calls
         return {
             "learning": asdict(self.learning),
             "ttl_s": dict(self.ttl_s),
             "allow": [list(a) for a in self.allow],
+            "invalid_api_max_calls": None if limit == float("inf") else limit,
         }
 
     @property
@@ -81,7 +93,7 @@ def train_settings_from_dict(section: Any, *, source: str = "train") -> TrainSet
     """Validate a ``train`` section given as plain data."""
     if not isinstance(section, Mapping):
         raise UserError(f"{source}: must be a mapping")
-    known = {"learning", "ttl_s", "allow"}
+    known = {"learning", "ttl_s", "allow", "invalid_api_max_calls"}
     unknown = sorted(set(section) - known)
     if unknown:
         raise UserError(f"{source}.{unknown[0]}: unknown key; expected one of {sorted(known)}")
@@ -93,7 +105,16 @@ def train_settings_from_dict(section: Any, *, source: str = "train") -> TrainSet
     for key, value in learning_data.items():
         if key not in learning_fields:
             raise UserError(f"{source}.learning.{key}: unknown key")
-        want_int = learning_fields[key] in ("int", int)
+        kind = str(learning_fields[key])
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise UserError(f"{source}.learning.{key}: must be true or false")
+            values[key] = value
+            continue
+        if value is None and "None" in kind:
+            values[key] = None
+            continue
+        want_int = kind == "int"
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UserError(f"{source}.learning.{key}: must be a number")
         if want_int and not float(value).is_integer():
@@ -110,11 +131,15 @@ def train_settings_from_dict(section: Any, *, source: str = "train") -> TrainSet
         isinstance(a, Mapping) and set(a) == {"kind", "value"} for a in allow
     ):
         raise UserError(f"{source}.allow: must be a list of {{kind: ..., value: ...}}")
+    limit = section.get("invalid_api_max_calls", DEFAULT_INVALID_API_MAX_CALLS)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)):
+        raise UserError(f"{source}.invalid_api_max_calls: must be a number or null (off)")
     try:
         settings = TrainSettings(
             learning=learning,
             ttl_s=dict(DEFAULT_TTL_S) | dict(ttl),
             allow=tuple((a["kind"], str(a["value"])) for a in allow),
+            invalid_api_max_calls=float("inf") if limit is None else float(limit),
         )
         settings.policy()
     except UserError as exc:
