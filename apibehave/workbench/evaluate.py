@@ -4,7 +4,11 @@ An *actor* is who sent a call (the ``actor`` column of labelled data). Per attac
 actor recall (attack actors with at least one blocked call), share of attack calls
 blocked, calls and seconds before the actor's first block, and attribution accuracy
 (blocked attack calls whose ``attack_type`` is the label). Benign side: share of benign
-calls blocked, and benign clients (source IPs) blocked per 1,000.
+calls blocked, and benign clients blocked per 1,000, counted both as source IPs and as
+actors (one benign actor may use several IPs; one IP may carry many actors).
+
+:func:`actor_outcomes` gives the same figures per actor (for real logs, where each attack
+client is looked at one by one), optionally counting only some of its calls (login POSTs).
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ def evaluate_decisions(events: pd.DataFrame, decisions: pd.DataFrame) -> Evaluat
     by_type = pd.DataFrame(rows, columns=list(_COLUMNS))
     benign = frame[frame["label"] == NORMAL_LABEL]
     ips = benign.groupby("client_ip")["block"].any()
+    actors = benign[benign["actor"] != ""].groupby("actor")["block"].any()
     benign_figures = {
         "calls": len(benign),
         "calls_blocked": int(benign["block"].sum()),
@@ -81,8 +86,89 @@ def evaluate_decisions(events: pd.DataFrame, decisions: pd.DataFrame) -> Evaluat
         "clients": len(ips),
         "clients_blocked": int(ips.sum()),
         "clients_blocked_per_1000": float(1000 * ips.mean()) if len(ips) else 0.0,
+        "actors": len(actors),
+        "actors_blocked": int(actors.sum()),
+        "actors_blocked_per_1000": float(1000 * actors.mean()) if len(actors) else 0.0,
     }
     return Evaluation(by_type, benign_figures)
+
+
+def actor_outcomes(
+    events: pd.DataFrame,
+    decisions: pd.DataFrame,
+    actors: list[str] | None = None,
+    *,
+    counted: pd.Series | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Per actor: was it blocked, and after how many of its calls.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Labelled events (``actor`` column), lined up with ``decisions``.
+    decisions : pandas.DataFrame
+        The decisions file for them (CONTRACT section 3).
+    actors : list of str, optional
+        The actors to report (default: every non-benign actor).
+    counted : boolean array-like, optional
+        Calls to count separately (for example login POSTs): the result then also says
+        how many of them the actor sent before its first block.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per actor: ``actor``, ``label``, ``calls``, ``blocked`` (any call),
+        ``share_calls_blocked``, ``calls_before_first_block``,
+        ``seconds_to_first_block``, ``first_block_attack_type``, and with ``counted``
+        ``counted_calls`` and ``counted_before_first_block`` (None when never blocked).
+    """
+    if len(events) != len(decisions):
+        raise UserError(
+            f"{len(events):,} events but {len(decisions):,} decisions; they must line up"
+        )
+    frame = pd.DataFrame(
+        {
+            "ts": events["ts"].to_numpy(),
+            "label": events["label"].astype(object).fillna(NORMAL_LABEL).to_numpy(),
+            "actor": events["actor"].astype(object).fillna("").to_numpy(),
+            "block": (decisions["decision"] == "block").to_numpy(),
+            "attack_type": decisions["attack_type"].astype(object).to_numpy(),
+            "counted": np.zeros(len(events), dtype=bool)
+            if counted is None
+            else np.asarray(counted, dtype=bool),
+        }
+    ).sort_values("ts", kind="stable")
+    if actors is None:
+        actors = sorted(frame.loc[frame["label"] != NORMAL_LABEL, "actor"].unique())
+    rows = []
+    for actor in actors:
+        calls = frame[frame["actor"] == actor]
+        blocked = calls["block"].to_numpy()
+        row: dict[str, Any] = {
+            "actor": actor,
+            "label": calls["label"].iloc[0] if len(calls) else None,
+            "calls": len(calls),
+            "blocked": bool(blocked.any()),
+            "share_calls_blocked": float(blocked.mean()) if len(calls) else 0.0,
+            "calls_before_first_block": None,
+            "seconds_to_first_block": None,
+            "first_block_attack_type": None,
+        }
+        if counted is not None:
+            row["counted_calls"] = int(calls["counted"].sum())
+            row["counted_before_first_block"] = None
+        if blocked.any():
+            first = int(np.argmax(blocked))
+            row["calls_before_first_block"] = first
+            row["seconds_to_first_block"] = (
+                calls["ts"].iloc[first] - calls["ts"].iloc[0]
+            ).total_seconds()
+            attack = calls["attack_type"].iloc[first]
+            row["first_block_attack_type"] = None if pd.isna(attack) else str(attack)
+            if counted is not None:
+                row["counted_before_first_block"] = int(calls["counted"].iloc[:first].sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 _COLUMNS = {
@@ -142,4 +228,10 @@ def format_evaluation(evaluation: Evaluation) -> str:
         f"{text}\n\nbenign: {b['calls_blocked']:,} of {b['calls']:,} calls blocked "
         f"({b['share_calls_blocked']:.3%}); {b['clients_blocked']:,} of {b['clients']:,} "
         f"client IPs blocked ({b['clients_blocked_per_1000']:.2f} per 1,000)"
+        + (
+            f"; {b['actors_blocked']:,} of {b['actors']:,} benign actors blocked "
+            f"({b['actors_blocked_per_1000']:.2f} per 1,000)"
+            if b.get("actors")
+            else ""
+        )
     )
