@@ -22,6 +22,9 @@ machine or a shared file system) or any RDB URL (``sqlite:///...``, ``postgresql
 ``workers=N`` runs N processes on the same study (this one and N-1 spawned ones); any
 other process, on any machine that reaches the storage, can join with the same study name.
 
+A new study's first trial is the base settings (clipped into the space), so the front
+always holds the untuned reference.
+
 **Which trial** (:func:`choose_trial`): among completed trials that block at most
 ``max_benign_share_calls_blocked`` of benign validation calls, the highest mean actor
 recall (ties: fewer benign calls blocked, then fewer benign clients blocked, then the
@@ -152,6 +155,25 @@ class SearchSpace:
             min_feature_identifiers=int(params["min_feature_identifiers"]),
             contamination=float(params["contamination"]),
         )
+
+    def params_of(self, learning: LearningSettings) -> dict[str, Any]:
+        """Return the point of the space closest to ``learning`` (each value clipped)."""
+        tail = (1.0 - learning.extreme_quantile) / max(1e-12, 1.0 - learning.normal_quantile)
+        contamination = learning.contamination
+        values = {
+            "normal_quantile": learning.normal_quantile,
+            "extreme_tail_share": tail,
+            "extreme_margin": learning.extreme_margin,
+            "min_normal_crossings": learning.min_normal_crossings,
+            "min_ratio_calls": learning.min_ratio_calls,
+            "min_feature_identifiers": learning.min_feature_identifiers,
+            "contamination": self.contamination[0] if contamination is None else contamination,
+        }
+        clipped = {}
+        for name, value in values.items():
+            low, high = getattr(self, name)
+            clipped[name] = type(low)(min(high, max(low, value)))
+        return clipped
 
     def suggest(self, trial: Any) -> dict[str, Any]:
         """Sample one point of the space for an Optuna trial."""
@@ -612,6 +634,7 @@ def trials_frame(study: Any) -> pd.DataFrame:
             "benign_share_calls_blocked": t.values[1],
             "benign_clients_blocked_per_1000": t.user_attrs.get("benign_clients_blocked_per_1000"),
             "pareto": t.number in front,
+            "baseline": bool(t.user_attrs.get("baseline", False)),
             "worker": t.user_attrs.get("worker"),
             "seconds": t.user_attrs.get("seconds"),
             **t.params,
@@ -634,10 +657,16 @@ def pareto_figure(frame: pd.DataFrame, choice: TrialChoice, target: float) -> An
             color="tab:orange", marker="o", label="Pareto front")  # fmt: skip
     ax.axvline(100 * target, color="tab:red", linestyle="--", linewidth=1,
                label=f"target {target:.2%}")  # fmt: skip
+    base = frame[frame["baseline"]] if "baseline" in frame else frame.iloc[:0]
+    if len(base):
+        ax.scatter(100 * base["benign_share_calls_blocked"], base["mean_actor_recall"], s=60,
+                   marker="D", facecolor="none", edgecolor="k", zorder=4,
+                   label="base settings")  # fmt: skip
     ax.scatter([100 * choice.benign_share_calls_blocked], [choice.mean_actor_recall], s=160,
                marker="*", color="tab:blue", zorder=5,
                label=f"chosen: trial {choice.number}")  # fmt: skip
-    ax.set_xlabel("benign calls blocked (%)")
+    ax.set_xscale("symlog", linthresh=0.01)  # linear below 0.01 %, where targets lie
+    ax.set_xlabel("benign calls blocked (%, log scale above 0.01 %)")
     ax.set_ylabel("mean actor recall over attack types")
     ax.set_title(f"Tuning: {len(frame)} trials, {int(frame['pareto'].sum())} on the front")
     ax.grid(alpha=0.3)
@@ -673,6 +702,12 @@ class TuneResult:
                 f" {mark} trial {int(row['trial']):>4}  recall {row['mean_actor_recall']:.3f}  "
                 f"benign calls blocked {row['benign_share_calls_blocked']:.3%}  "
                 f"benign clients/1000 {row['benign_clients_blocked_per_1000']:.2f}"
+            )
+        for _, row in self.trials[self.trials["baseline"]].iterrows():
+            lines.append(
+                f"base settings (trial {int(row['trial'])}): recall "
+                f"{row['mean_actor_recall']:.3f}, benign calls blocked "
+                f"{row['benign_share_calls_blocked']:.3%}"
             )
         lines.append(f"chosen: {self.choice.reason}")
         learned = ", ".join(f"{k}={v:g}" for k, v in self.learning_overrides().items())
@@ -719,6 +754,8 @@ def run_tuning(
     started = time.perf_counter()
     study = open_study(tune)
     before = len(study.trials)
+    if before == 0:  # the base settings are the first trial: a reference on the front
+        study.enqueue_trial(tune.space.params_of(base.learning), user_attrs={"baseline": True})
     target = before + tune.n_trials
     catalogue_data = catalogue.to_dict() if catalogue is not None else None
     processes = []
@@ -807,6 +844,7 @@ def log_study(
                     "optuna.worker": str(trial.user_attrs.get("worker", "")),
                     "pareto": str(trial.number in front).lower(),
                     "chosen": str(trial.number == result.choice.number).lower(),
+                    "baseline": str(bool(trial.user_attrs.get("baseline", False))).lower(),
                 },
             ):
                 mlflow.log_params(trial.params)
