@@ -168,7 +168,11 @@ def actor_outcomes(
             if counted is not None:
                 row["counted_before_first_block"] = int(calls["counted"].iloc[:first].sum())
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    for column in ("calls_before_first_block", "counted_before_first_block"):
+        if column in out.columns:
+            out[column] = out[column].astype("Int64")
+    return out
 
 
 _COLUMNS = {
