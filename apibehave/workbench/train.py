@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +70,11 @@ def train_model(
     if len(events) == 0:
         raise UserError("no events to train on (the training set is empty)")
     settings = settings or TrainSettings()
-    catalogue = catalogue or Catalogue()
+    catalogue = apply_api_overrides(catalogue or Catalogue(), settings)
     events = events.reset_index(drop=True)
     apis = resolve_apis(events, catalogue) if len(catalogue) else events["api"]
+    if not len(catalogue):
+        _check_override_names(settings, set(apis.dropna().astype(str)))
     resolved = events.assign(api=apis)
     model_shell = DecisionModel(
         feature_set, Vocabulary(), DetectorSet(feature_set, {}, settings.learning), catalogue,
@@ -87,6 +89,14 @@ def train_model(
     }
     api_names = prepared["api"].astype(object).to_numpy()
     detectors = DetectorSet.fit(features, api_names, codes, feature_set, settings.learning)
+    for api, override in settings.per_api.items():
+        rows = np.flatnonzero(api_names == api)
+        if override.learning and rows.size:  # its thresholds with its own learning settings
+            own = DetectorSet.fit(
+                features[rows], api_names[rows], {k: c[rows] for k, c in codes.items()},
+                feature_set, settings.learning_for(api),
+            )  # fmt: skip
+            detectors.detectors[api] = own.detectors[api]
     model = DecisionModel(feature_set, vocabulary, detectors, catalogue, settings.policy())
     status = {
         api: {"status": d.status, "n_events": d.n_events, "reason": d.reason}
@@ -99,6 +109,46 @@ def train_model(
         seconds=time.perf_counter() - started,
         api_status=status,
     )
+
+
+def apply_api_overrides(catalogue: Catalogue, settings: TrainSettings) -> Catalogue:
+    """Return the catalogue with ``train.per_api`` modes and blocking switches applied.
+
+    Raises
+    ------
+    UserError
+        When an override names an API the catalogue lacks (with a catalogue), or sets a
+        mode or blocking switch without one.
+    """
+    if not settings.per_api:
+        return catalogue
+    if not len(catalogue):
+        for api, override in settings.per_api.items():
+            if override.mode is not None or override.enable_blocking is not None:
+                raise UserError(
+                    f"train.per_api.{api}: mode and enable_blocking need an API catalogue "
+                    "(--apis, or data.apis in params.yaml)"
+                )
+        return catalogue
+    _check_override_names(settings, set(catalogue.names))
+    apis = []
+    for api in catalogue.apis:
+        override = settings.per_api.get(api.name)
+        if override is not None and override.mode is not None:
+            api = replace(api, mode=override.mode)
+        if override is not None and override.enable_blocking is not None:
+            api = replace(api, enable_blocking=override.enable_blocking)
+        apis.append(api)
+    return replace(catalogue, apis=tuple(apis))
+
+
+def _check_override_names(settings: TrainSettings, names: set[str]) -> None:
+    for api in settings.per_api:
+        if api not in names:
+            raise UserError(
+                f"train.per_api.{api}: unknown API; the training data has "
+                f"{', '.join(sorted(names)) or 'no APIs'}"
+            )
 
 
 def export_bundle(
