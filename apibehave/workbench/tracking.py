@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,3 +147,47 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
+
+
+def log_events_dataset(events: Any, name: str, context: str, *, source: str | None = None) -> str:
+    """Log an event frame as an MLflow dataset input of the active run.
+
+    The digest is apibehave's own (SHA-256 over the contract columns of every event,
+    :func:`apibehave.workbench.train.events_digest`), so the same data has the same digest
+    in every run, in bundle manifests and on registry tags.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+    name : str
+        Such as ``"train"`` or ``"heldout"``.
+    context : str
+        MLflow's input context: ``"training"``, ``"validation"``, ``"evaluation"``...
+    source : str, optional
+        Where the events were read from (a path or URI).
+
+    Returns
+    -------
+    str
+        The digest.
+    """
+    import mlflow
+
+    from apibehave.workbench.train import events_digest
+
+    digest = events_digest(events)
+    with warnings.catch_warnings():  # MLflow's hints about source kinds and integer columns
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(events, source=source, name=name, digest=digest[:16])
+        mlflow.log_input(dataset, context=context)
+    mlflow.set_tag(f"dataset.{name}.digest", digest)
+    return digest
+
+
+def log_settings(settings: Mapping[str, Any], params_hash: str) -> None:
+    """Log resolved settings as flattened params of the active run, with their hash as a tag."""
+    import mlflow
+
+    flat = {key: ("" if value is None else value) for key, value in flatten(settings).items()}
+    mlflow.log_params(flat)
+    mlflow.set_tag("params_hash", params_hash)
