@@ -103,6 +103,24 @@ def test_the_same_model_again_is_not_promoted(world) -> None:
     assert decision.challenger.mean_actor_recall == decision.champion.mean_actor_recall
 
 
+def test_a_deferred_promotion_moves_nothing_until_applied(world) -> None:
+    """With apply=False a winner is only approved; apply_promotion moves champion."""
+    name = "deferred"
+    version = registry.register_challenger(world["uris"]["good"], name)
+    decision = registry.promote(name, version, world["test"], apply=False)
+    assert decision.promoted and not decision.applied
+    assert "approved" in decision.summary()
+    assert registry.alias_version(name, "champion") is None
+    assert tags(name, version)["promotion.decision"] == "approved"
+    applied = registry.apply_promotion(decision)
+    assert applied.applied and registry.alias_version(name, "champion") == version
+    assert tags(name, version)["promotion.decision"] == "promoted"
+    weak = registry.register_challenger(world["uris"]["weak"], name)
+    rejected = registry.promote(name, weak, world["test"], apply=False)
+    assert registry.apply_promotion(rejected) is rejected
+    assert registry.alias_version(name, "champion") == version
+
+
 def test_staging_release_copy_and_export_name_the_version(world, tmp_path) -> None:
     """Challenger -> staging -> champion; a copy to production; the exported bundle names it."""
     name = "lifecycle"
@@ -127,6 +145,11 @@ def test_staging_release_copy_and_export_name_the_version(world, tmp_path) -> No
         registry.export_bundle_for(name, tmp_path / "served")
     with pytest.raises(UserError, match="no version holds"):
         registry.export_bundle_for("lifecycle-prod", tmp_path / "other", alias="staging")
+    pinned = registry.export_bundle_for(name, tmp_path / "pinned", alias=None, version=version)
+    pinned_manifest = json.loads((pinned / "manifest.json").read_text())
+    assert pinned_manifest["registry"]["version"] == version
+    assert pinned_manifest["registry"].get("alias") is None
+    assert pinned_manifest["files"] == manifest["files"]  # the registered payload, unchanged
 
 
 def card(recall: float, share: float, per_1000: float = 0.0) -> Scorecard:

@@ -16,8 +16,10 @@ when it **beats** the champion (:class:`PromotionRule`):
 
 With no champion, rule 1 alone decides. The decision, its reasons, both sides' figures
 and the held-out set's digest are written as tags on the challenger's version
-(``promotion.*``, ``heldout.*``); a rejected challenger keeps ``challenger`` and
-``champion`` does not move.
+(``promotion.*``, ``heldout.*``; ``promotion.decision`` is ``rejected``, ``approved`` or,
+once the alias has moved, ``promoted``); a rejected challenger keeps ``challenger`` and
+``champion`` does not move. ``promote(..., apply=False)`` records the decision only, and
+:func:`apply_promotion` moves the alias when the rest of a pipeline has succeeded.
 
 Lifecycle across environments: ``challenger`` -> ``staging`` (``promote(...,
 alias="staging")`` in the pre-production environment) -> ``champion``
@@ -31,16 +33,18 @@ Usage (notebook 05 and 06)::
     from apibehave.workbench import registry
 
     version = registry.register_challenger(info.model_uri, "apibehave")  # ModelInfo of a run
-    decision = registry.promote("apibehave", version, held_out_events)
+    decision = registry.promote("apibehave", version, held_out_events, apply=False)
     print(decision.summary())
-    bundle = registry.export_bundle_for("apibehave", "bundles/champion", force=True)
+    ...  # the rest of the pipeline
+    decision = registry.apply_promotion(decision)  # moves champion only if it won
+    bundle = registry.export_bundle_for("apibehave", "bundles/latest", force=True)
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +114,11 @@ class Scorecard:
 
 @dataclass(frozen=True)
 class PromotionDecision:
-    """The outcome of :func:`promote`, as recorded on the challenger's version."""
+    """The outcome of :func:`promote`, as recorded on the challenger's version.
+
+    ``promoted`` says the challenger beat the champion; ``applied`` that ``alias`` has
+    moved to it (False until :func:`apply_promotion` when ``promote(..., apply=False)``).
+    """
 
     model_name: str
     promoted: bool
@@ -120,10 +128,14 @@ class PromotionDecision:
     reasons: tuple[str, ...]
     held_out_digest: str
     held_out_events: int
+    applied: bool = False
 
     def summary(self) -> str:
         """One line for terminals and notebooks."""
-        verdict = "promoted" if self.promoted else "not promoted"
+        if not self.promoted:
+            verdict = "not promoted"
+        else:
+            verdict = "promoted" if self.applied else "approved (alias not moved yet)"
         against = f"champion v{self.champion.version}" if self.champion else "no champion"
         return (
             f"{self.model_name} v{self.challenger.version} {verdict} to {self.alias} "
@@ -251,6 +263,7 @@ def promote(
     *,
     rule: PromotionRule | None = None,
     alias: str = CHAMPION,
+    apply: bool = True,
 ) -> PromotionDecision:
     """Move ``alias`` to ``version`` only when it beats the current champion.
 
@@ -269,6 +282,10 @@ def promote(
     alias : str
         The alias to move when the challenger wins: ``champion``, or ``staging`` for the
         pre-production step (the comparison is always against ``champion``).
+    apply : bool
+        Move the alias now; with False a winner is recorded as ``approved`` and
+        :func:`apply_promotion` moves the alias later (e.g. once a whole pipeline has
+        succeeded, so a failed pipeline never moves ``champion``).
 
     Returns
     -------
@@ -300,7 +317,27 @@ def promote(
         held_out_events=len(held_out),
     )
     _record(decision)
-    return decision
+    return apply_promotion(decision) if apply and promoted else decision
+
+
+def apply_promotion(decision: PromotionDecision) -> PromotionDecision:
+    """Move the decision's alias to the challenger, if it won; return the applied decision.
+
+    A rejected decision is returned unchanged (nothing moves).
+    """
+    from apibehave.bundle.manifest import utc_timestamp
+
+    if not decision.promoted or decision.applied:
+        return decision
+    client = _mlflow().MlflowClient()
+    name, version = decision.model_name, decision.challenger.version
+    _call(lambda: client.set_registered_model_alias(name, decision.alias, version))
+    if decision.alias == CHAMPION and alias_version(name, CHALLENGER) == version:
+        _call(lambda: client.delete_registered_model_alias(name, CHALLENGER))
+    _call(lambda: client.set_model_version_tag(name, version, "promotion.decision", "promoted"))
+    _call(lambda: client.set_model_version_tag(name, version, "promotion.applied_at",
+                                               utc_timestamp()))  # fmt: skip
+    return replace(decision, applied=True)
 
 
 def _record(decision: PromotionDecision) -> None:
@@ -310,7 +347,7 @@ def _record(decision: PromotionDecision) -> None:
     client = mlflow.MlflowClient()
     name, c = decision.model_name, decision.challenger
     tags = {
-        "promotion.decision": "promoted" if decision.promoted else "rejected",
+        "promotion.decision": "approved" if decision.promoted else "rejected",
         "promotion.alias": decision.alias,
         "promotion.reasons": "; ".join(decision.reasons)[:4900],
         "promotion.compared_with": decision.champion.version if decision.champion else "none",
@@ -323,10 +360,6 @@ def _record(decision: PromotionDecision) -> None:
     }
     for key, value in tags.items():
         _call(lambda k=key, v=value: client.set_model_version_tag(name, c.version, k, v))
-    if decision.promoted:
-        _call(lambda: client.set_registered_model_alias(name, decision.alias, c.version))
-        if decision.alias == CHAMPION and alias_version(name, CHALLENGER) == c.version:
-            _call(lambda: client.delete_registered_model_alias(name, CHALLENGER))
 
 
 def release_staging(name: str = DEFAULT_MODEL_NAME) -> str:
@@ -380,14 +413,16 @@ def export_bundle_for(
     name: str,
     out_dir: str | os.PathLike[str],
     *,
-    alias: str = CHAMPION,
+    alias: str | None = CHAMPION,
+    version: str | None = None,
     force: bool = False,
 ) -> Path:
-    """Write the bundle of the version holding ``alias``, naming that version in it.
+    """Write the bundle of the version holding ``alias`` (or of ``version``), naming it.
 
     The payload files are the registered bundle's own bytes; the manifest gains
-    ``registry: {model_name, version, alias}``. The write is atomic: a failure leaves any
-    existing bundle at ``out_dir`` as it was.
+    ``registry: {model_name, version, alias}`` (``alias`` as given; pass ``alias=None``
+    with ``version`` for a version that holds none). The write is atomic: a failure leaves
+    any existing bundle at ``out_dir`` as it was.
 
     Raises
     ------
@@ -400,9 +435,13 @@ def export_bundle_for(
     from apibehave.common.output import check_output_path
 
     check_output_path(out_dir, force=force)
-    version = alias_version(name, alias)
     if version is None:
-        raise UserError(f"{name}: no version holds the alias {alias!r}; nothing to export")
+        if alias is None:
+            raise UserError("export_bundle_for needs an alias or a version")
+        version = alias_version(name, alias)
+        if version is None:
+            raise UserError(f"{name}: no version holds the alias {alias!r}; nothing to export")
+    version = str(version)
     with tempfile.TemporaryDirectory() as tmp:
         source = load_bundle(download_bundle(name, version, tmp))
         m = source.manifest
