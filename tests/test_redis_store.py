@@ -132,9 +132,11 @@ def test_event_time_entries_live_in_redis_for_their_own_duration(stores, redis_s
 
 
 def test_redis_killed_and_restarted_loses_nothing(stores, redis_server) -> None:  # noqa: F811
-    """During an outage the stores answer from their mirrors and queue writes; after it, the
-    entries written before the kill are still in Redis (append-only file) and the queued ones
-    reach the other store."""
+    """Redis killed: mirrors answer, writes queue; restarted: nothing written is lost.
+
+    Entries acknowledged before the kill come back from the append-only file; the changes
+    queued during the outage reach Redis and the other store.
+    """
     first, second = stores(), stores()
     for i in range(50):
         first.add(entry(f"10.8.0.{i}"))
