@@ -57,7 +57,8 @@ class LearningSettings:
     min_feature_identifiers : int
         A feature learned from fewer identifiers is disabled for that API.
     min_ratio_calls : int
-        A ratio or novelty feature counts only once its window holds this many calls.
+        A ratio, novelty or inter-arrival feature counts only once its window holds this
+        many calls (address counts read per principal).
     min_normal_crossings : int
         Without an extreme crossing, this many normal crossings pointing to the same
         attack type make a block; 0 (the default) blocks on extreme crossings only.
@@ -73,7 +74,7 @@ class LearningSettings:
 
     normal_quantile: float = 0.99
     extreme_quantile: float = 0.999
-    extreme_margin: float = 1.5
+    extreme_margin: float = 2.0
     min_events: int = 1000
     min_identifiers: int = 5
     min_feature_identifiers: int = 3
@@ -409,11 +410,24 @@ def _min_step(spec: FeatureSpec) -> float:
     )
 
 
+_GUARDED_AGGREGATIONS = (
+    "ratio",
+    "novelty",
+    "interarrival_mean",
+    "interarrival_min",
+    "interarrival_cv",
+)
+
+
 def _ratio_guards(specs: list[FeatureSpec]) -> dict[int, int]:
-    """Ratio/novelty feature index -> index of the call count over the same calls."""
+    """Ratio, novelty or timing feature index -> index of the call count over its calls.
+
+    A share, a novelty rate or an inter-arrival statistic over a handful of calls is noise
+    (three calls of one page load are milliseconds apart), not evidence.
+    """
     guards = {}
     for j, spec in enumerate(specs):
-        if spec.aggregation not in ("ratio", "novelty"):
+        if spec.aggregation not in _GUARDED_AGGREGATIONS:
             continue
         counts = [
             (abs(other.window_s - spec.window_s), k)
