@@ -17,6 +17,8 @@ who must never be. One stream is one client's calls at a fixed pace::
       status: 200               # or a list, cycled
       resp_bytes: 1500
       req_bytes: 0
+      host: shop.example.com    # optional Host header and the API the gateway routed to
+      api: shop
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ def expand(streams: list[dict[str, Any]], start: pd.Timestamp, seed: int) -> lis
                 "label": stream.get("label", "normal"),
                 "actor": stream["actor"],
             }
+            for key in ("host", "api"):
+                if key in stream:
+                    row[key] = stream[key]
             for key, column in _IDENTIFIERS.items():
                 if key in stream:
                     value = stream[key]

@@ -22,6 +22,7 @@ CATALOGUE = Catalogue.from_dict(
             {
                 "name": "shop",
                 "base_path": "/v1/products",
+                "hosts": ["shop.example.com"],
                 "decoy_paths": ["/v1/products/admin-export"],
             },
             {"name": "auth", "base_path": "/v1/auth", "login_paths": ["/v1/auth/login"]},

@@ -233,10 +233,13 @@ def test_own_api_wins_and_no_match_is_null() -> None:
     assert out.isna().tolist()[2:] == [True, True]
 
 
-def test_resolution_without_host_column_ignores_host_specific_apis() -> None:
-    """Frames without a host column only match APIs that answer any host."""
-    events = pd.DataFrame({"path": pd.Series(["/v1/x"], dtype=STRING_DTYPE)})
-    assert resolve_apis(events, CATALOGUE).tolist() == ["v1"]
+def test_resolution_without_host_matches_on_the_path_alone() -> None:
+    """Without a Host header (combined logs), hosts neither help nor exclude an API."""
+    events = pd.DataFrame({"path": pd.Series(["/v1/x", "/shop/7"], dtype=STRING_DTYPE)})
+    hosted = ApiSpec(name="hosted-shop", base_path="/shop", hosts=("shop.example.com",))
+    catalogue = Catalogue(apis=(*CATALOGUE.apis, hosted))
+    assert resolve_apis(events, catalogue).tolist() == ["v1", "hosted-shop"]
+    assert [catalogue.resolve_api(None, p) for p in events["path"]] == ["v1", "hosted-shop"]
 
 
 def test_login_and_decoy_paths_match_exact_paths_and_templates() -> None:

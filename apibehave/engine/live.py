@@ -23,6 +23,7 @@ from apibehave.engine.lists import IdentifierListStore, ListEntry, MemoryListSto
 from apibehave.features.derive import UNKNOWN_API, present
 from apibehave.features.streaming import StreamingFeatures
 from apibehave.schema.attacks import ATTACK_TYPES, AttackType
+from apibehave.schema.catalogue import BAD_HOST, VALID_CALL, call_validity_one
 from apibehave.schema.events import IDENTIFIER_COLUMNS
 
 IDENTIFIER_KINDS: tuple[str, ...] = tuple(IDENTIFIER_COLUMNS)
@@ -116,14 +117,16 @@ class LiveEngine:
         api = self.model.catalogue.resolve_api(
             event.get("host"), event["path"], event.get("api")
         ) if len(self.model.catalogue) else _own_api(event)  # fmt: skip
-        invalid = self._invalid(api, event.get("method"))
+        validity = call_validity_one(self.model.catalogue, api, event.get("method"),
+                                     event.get("host"))  # fmt: skip
+        invalid = validity != VALID_CALL
         if invalid:
             api = None  # invalid calls count under the unknown API, as in replay
         call = dict(event)
         call["api"] = api
         now = _seconds(event["ts"])
         vector = self.features.on_request(call, handle)
-        decision = self._decide(call, api, vector, now, invalid)
+        decision = self._decide(call, api, vector, now, validity)
         if decision.block and handle is not None:
             self.features.on_response(handle, 0, 0)
             self._blocked_handles.add(handle)
@@ -139,17 +142,8 @@ class LiveEngine:
         return self.features.on_response(handle, status, resp_bytes, latency_ms)
 
     # ---- the decision ---------------------------------------------------------------
-    def _invalid(self, api: str | None, method: Any) -> bool:
-        """Whether a call reaches no API of the catalogue, or a method its API lacks."""
-        if not len(self.model.catalogue):
-            return False
-        if api is None:
-            return True
-        spec = self.model.catalogue.get(api)
-        return spec is not None and not spec.allows_method(str(method))
-
     def _decide(
-        self, call: dict, api: str | None, vector: np.ndarray, now: float, invalid: bool
+        self, call: dict, api: str | None, vector: np.ndarray, now: float, validity: int
     ) -> Decision:
         identifiers = [(kind, call.get(column)) for kind, column in IDENTIFIER_COLUMNS.items()]
         present_ids = [(k, str(v)) for k, v in identifiers if present(v)]
@@ -169,10 +163,13 @@ class LiveEngine:
             attack, kind = AttackType.DECOY.value, "ip"
             risk = max(risk, DECOY_RISK)
             evidence = {"rule": "decoy_path", "path": call["path"]}
-        elif self.model.invalid_api_rule.fires(vector, invalid):
-            attack, kind = AttackType.INVALID_API.value, "ip"
-            risk = max(risk, INVALID_API_RISK)
-            evidence = self.model.invalid_api_rule.evidence(vector)
+        elif self.model.invalid_api_rule.fires(vector, validity != VALID_CALL):
+            header = validity == BAD_HOST
+            attack = (AttackType.HEADER_MANIPULATION if header else AttackType.INVALID_API).value
+            kind, risk = "ip", max(risk, INVALID_API_RISK)
+            evidence = {"rule": "invalid_api", **self.model.invalid_api_rule.evidence(vector)}
+            if header:
+                evidence["host"] = call.get("host")
         elif attack is None:
             return Decision(False, None, None, None, risk, api=api)
         enforced = spec is None or spec.blocks

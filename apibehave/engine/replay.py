@@ -22,7 +22,7 @@ from apibehave.features.batch import compute_features
 from apibehave.features.derive import UNKNOWN_API
 from apibehave.features.prepare import prepare_events
 from apibehave.schema.attacks import ATTACK_TYPES, AttackType
-from apibehave.schema.catalogue import decoy_call_mask, invalid_call_mask, resolve_apis
+from apibehave.schema.catalogue import BAD_HOST, call_validity, decoy_call_mask, resolve_apis
 from apibehave.schema.events import IDENTIFIER_COLUMNS, STRING_DTYPE
 
 IDENTIFIER_KINDS: tuple[str, ...] = tuple(IDENTIFIER_COLUMNS)
@@ -39,6 +39,7 @@ DECISION_COLUMNS: tuple[str, ...] = (
 _MAX_ITERATIONS = 20
 _DECOY_CODE = ATTACK_TYPES.index(AttackType.DECOY)
 _INVALID_API_CODE = ATTACK_TYPES.index(AttackType.INVALID_API)
+_HEADER_CODE = ATTACK_TYPES.index(AttackType.HEADER_MANIPULATION)
 
 
 @dataclass
@@ -89,7 +90,8 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
         if len(model.catalogue)
         else np.zeros(n, dtype=bool)
     )
-    invalid = invalid_call_mask(events, model.catalogue, apis).to_numpy(dtype=bool)
+    validity = call_validity(events, model.catalogue, apis)
+    invalid = validity != 0
     apis = apis.mask(pd.Series(invalid, index=apis.index))  # invalid calls: the unknown API
     resolved = events.assign(api=apis)
     prepared = prepare_events(resolved, model.feature_context())
@@ -102,7 +104,7 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     )
     n_codes = np.array([len(prepared[c].cat.categories) for c in IDENTIFIER_COLUMNS.values()])
     order = np.argsort(prepared["ts_ns"].to_numpy(), kind="stable")
-    rule = _rule_codes(decoy, model.invalid_api_rule.flags(features, invalid))
+    rule = _rule_codes(decoy, model.invalid_api_rule.flags(features, invalid), validity)
     enforced = _enforced(api_names, model)[api_index]
     allowed = _allowed(events, model)
     ttl_ns = np.array([int(model.policy.ttl_s[k] * 1e9) for k in IDENTIFIER_KINDS], dtype=np.int64)
@@ -157,14 +159,16 @@ def _allowed(events: pd.DataFrame, model: DecisionModel) -> np.ndarray:
     return allowed
 
 
-def _rule_codes(decoy: np.ndarray, invalid_api: np.ndarray) -> np.ndarray:
+def _rule_codes(decoy: np.ndarray, invalid_api: np.ndarray, validity: np.ndarray) -> np.ndarray:
     """Attack code of the real-time rule that fires on each call (-1: none).
 
     Rules come before the models (docs/engine.md, step 4), decoy first; both block the
-    address (a decoy call blocks every identifier of the call, in the deny loop).
+    address (a decoy call blocks every identifier of the call, in the deny loop). An
+    invalid call with a Host header its API does not serve is header manipulation.
     """
     rule = np.full(len(decoy), -1, dtype=np.int64)
     rule[invalid_api] = _INVALID_API_CODE
+    rule[invalid_api & (validity == BAD_HOST)] = _HEADER_CODE
     rule[decoy] = _DECOY_CODE
     return rule
 
@@ -233,7 +237,7 @@ def _decisions_frame(
         identifier[rows] = events[column].to_numpy(dtype=object)[rows]
     risk = np.where(block, scores.risk[cause], scores.risk)
     risk = np.where(block & decoy[cause], np.maximum(risk, 10.0), risk)
-    invalid = rule == _INVALID_API_CODE
+    invalid = (rule == _INVALID_API_CODE) | (rule == _HEADER_CODE)
     risk = np.where(block & invalid[cause], np.maximum(risk, INVALID_API_RISK), risk)
     return pd.DataFrame(
         {
@@ -259,9 +263,11 @@ def _new_blocks(events, resolved, loop, scores, rule, features, model) -> pd.Dat
         if rule[i] == _DECOY_CODE:
             attack = AttackType.DECOY.value
             evidence.append({"rule": "decoy_path", "path": events["path"].iloc[i]})
-        elif rule[i] == _INVALID_API_CODE:
-            attack = AttackType.INVALID_API.value
+        elif rule[i] in (_INVALID_API_CODE, _HEADER_CODE):
+            attack = ATTACK_TYPES[rule[i]]
             evidence.append(model.invalid_api_rule.evidence(features[i]))
+            if rule[i] == _HEADER_CODE:
+                evidence.append({"rule": "host_header", "host": events["host"].iloc[i]})
         else:
             attack = ATTACK_TYPES[scores.attack_code[i]]
         if api_name in model.detectors.detectors:

@@ -316,9 +316,10 @@ class Catalogue:
                 continue
             if api.extensions and not path.lower().endswith(api.extensions):
                 continue
-            if api.hosts and (host_norm is None or not _host_matches(host_norm, api.hosts)):
+            if api.hosts and host_norm is not None and not _host_matches(host_norm, api.hosts):
                 continue
-            key = (bool(api.hosts), bool(api.extensions), len(api.base_path))
+            named_host = bool(api.hosts) and host_norm is not None
+            key = (named_host, bool(api.extensions), len(api.base_path))
             if best_key is None or key > best_key:  # ties: the first listed wins
                 best, best_key = api.name, key
         return best
@@ -412,7 +413,8 @@ def resolve_apis(events: pd.DataFrame, catalogue: Catalogue) -> pd.Series:
     ``base_path`` is the longest prefix of the ``path`` on a segment boundary. Precedence:
     an API naming the host beats one answering any host, whatever the base path lengths;
     then an API with ``extensions`` beats one without; then the longest base path wins;
-    then the API listed first. No match gives null.
+    then the API listed first. An event without a Host header (combined logs have none)
+    is matched on its path alone, as if every API answered any host. No match gives null.
 
     Parameters
     ----------
@@ -457,6 +459,22 @@ def resolve_apis(events: pd.DataFrame, catalogue: Catalogue) -> pd.Series:
             host_ok = np.array([_host_matches(h, api.hosts) for h in host_list] + [False])
             rows &= host_ok[host_codes]
         resolved[rows] = index
+    no_host = host_codes == -1
+    if no_host.any():  # no Host header (combined logs): hosts neither help nor exclude
+        by_path = sorted(
+            range(len(catalogue.apis)),
+            key=lambda i: (
+                bool(catalogue.apis[i].extensions),
+                len(catalogue.apis[i].base_path),
+                -i,
+            ),
+        )
+        for index in by_path:
+            api = catalogue.apis[index]
+            path_ok = _under_base_path(path_array, api.base_path)
+            if api.extensions:
+                path_ok = path_ok & _has_extension(path_array, api.extensions)
+            resolved[np.append(path_ok, False)[path_codes] & no_host] = index
     names = np.array([*catalogue.names, None], dtype=object)
     result = pd.Series(names[resolved], index=events.index, dtype=STRING_DTYPE)
     if "api" in events.columns:
@@ -506,38 +524,84 @@ def decoy_call_mask(events: pd.DataFrame, catalogue: Catalogue, apis: pd.Series)
     return _path_list_mask(events, catalogue, apis, "decoy_paths")
 
 
-def invalid_call_mask(events: pd.DataFrame, catalogue: Catalogue, apis: pd.Series) -> pd.Series:
-    """Return, per event, whether it calls no API of the catalogue or a method its API lacks.
+VALID_CALL = 0
+"""Call validity code: the call reaches an API with a method it answers."""
+NO_API = 1
+"""Call validity code: the host or path belongs to no API of the catalogue."""
+BAD_METHOD = 2
+"""Call validity code: the API's endpoints do not answer the call's method."""
+BAD_HOST = 3
+"""Call validity code: a call routed to an API carries a Host header that API does not serve."""
 
-    PingIntelligence's "invalid API" activity: a host or path outside every API, or a
+
+def call_validity(events: pd.DataFrame, catalogue: Catalogue, apis: pd.Series) -> np.ndarray:
+    """Return per event a validity code: :data:`VALID_CALL`, :data:`NO_API`, ...
+
+    PingIntelligence's "invalid API" activity is a host or path outside every API, or a
     method outside those the API's endpoints answer (an API listing no methods accepts
-    any). With an empty catalogue nothing is invalid (there is nothing to compare with).
+    any). A call that names its API (the event's own ``api``) but carries a Host header
+    that API does not serve (``evil.example``, ``169.254.169.254``, a header with a line
+    break in it) is a tampered header instead. With an empty catalogue every call is valid
+    (there is nothing to compare with); a missing Host header is never held against a call.
 
     Parameters
     ----------
     events : pandas.DataFrame
-        Events with ``method``.
+        Events with ``method`` (and optionally ``host``).
     catalogue : Catalogue
     apis : pandas.Series
         Each event's API (e.g. from :func:`resolve_apis`); null where none matched.
 
     Returns
     -------
-    pandas.Series
-        Booleans, index of ``events``.
+    numpy.ndarray of int8
     """
+    codes = np.zeros(len(events), dtype=np.int8)
     if not len(catalogue):
-        return pd.Series(False, index=events.index)
+        return codes
     names = apis.astype(object)
-    invalid = names.isna().to_numpy(dtype=bool, copy=True)
+    codes[names.isna().to_numpy(dtype=bool)] = NO_API
     methods = events["method"].astype(object).str.upper()
+    hosts = events["host"].astype(object) if "host" in events else None
     for api in catalogue:
-        allowed = api.methods
-        if not allowed:
-            continue
         rows = (names == api.name).to_numpy(dtype=bool)
-        invalid[rows] |= ~methods[rows].isin(allowed).to_numpy(dtype=bool)
-    return pd.Series(invalid, index=events.index)
+        if not rows.any():
+            continue
+        if api.hosts and hosts is not None:
+            served = hosts[rows].map(
+                lambda h, served=api.hosts: not isinstance(h, str) or api_serves_host(h, served)
+            )
+            codes[np.flatnonzero(rows)[~served.to_numpy(dtype=bool)]] = BAD_HOST
+        if api.methods:
+            wrong = ~methods[rows].isin(api.methods).to_numpy(dtype=bool)
+            codes[np.flatnonzero(rows)[wrong]] = BAD_METHOD
+    return codes
+
+
+def call_validity_one(catalogue: Catalogue, api: str | None, method: Any, host: Any) -> int:
+    """Return the validity code of one call (the scalar twin of :func:`call_validity`)."""
+    if not len(catalogue):
+        return VALID_CALL
+    if api is None:
+        return NO_API
+    spec = catalogue.get(api)
+    if spec is None:
+        return VALID_CALL
+    if not spec.allows_method(str(method)):
+        return BAD_METHOD
+    if spec.hosts and isinstance(host, str) and not api_serves_host(host, spec.hosts):
+        return BAD_HOST
+    return VALID_CALL
+
+
+def api_serves_host(host: str, hosts: tuple[str, ...]) -> bool:
+    """Return whether a Host header names one of an API's hosts (case, port, final dot aside)."""
+    return _host_matches(host.strip().lower().rstrip("."), hosts)
+
+
+def invalid_call_mask(events: pd.DataFrame, catalogue: Catalogue, apis: pd.Series) -> pd.Series:
+    """Return, per event, whether :func:`call_validity` finds anything wrong with it."""
+    return pd.Series(call_validity(events, catalogue, apis) != VALID_CALL, index=events.index)
 
 
 def status_class(status: int) -> str:
