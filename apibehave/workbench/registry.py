@@ -168,7 +168,7 @@ def register_challenger(
     """
     mlflow = _mlflow()
     version = _call(lambda: mlflow.register_model(model_uri, name, tags=tags or None))
-    client = mlflow.MlflowClient()
+    client = _client()
     _call(lambda: client.set_registered_model_alias(name, CHALLENGER, version.version))
     return str(version.version)
 
@@ -176,11 +176,15 @@ def register_challenger(
 def alias_version(name: str, alias: str) -> str | None:
     """Return the version holding ``alias`` in ``name``, or None."""
     mlflow = _mlflow()
-    client = mlflow.MlflowClient()
+    client = _client()
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except mlflow.exceptions.MlflowException:
-        return None
+    except mlflow.exceptions.MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None  # no such model, or no such alias
+        raise _user_error(exc) from exc
+    except Exception as exc:  # the store itself failed (SQLAlchemy, HTTP...)
+        raise _user_error(exc) from exc
 
 
 def download_bundle(name: str, version: str, dst: str | os.PathLike[str]) -> Path:
@@ -329,7 +333,7 @@ def apply_promotion(decision: PromotionDecision) -> PromotionDecision:
 
     if not decision.promoted or decision.applied:
         return decision
-    client = _mlflow().MlflowClient()
+    client = _client()
     name, version = decision.model_name, decision.challenger.version
     _call(lambda: client.set_registered_model_alias(name, decision.alias, version))
     if decision.alias == CHAMPION and alias_version(name, CHALLENGER) == version:
@@ -343,8 +347,7 @@ def apply_promotion(decision: PromotionDecision) -> PromotionDecision:
 def _record(decision: PromotionDecision) -> None:
     from apibehave.bundle.manifest import utc_timestamp
 
-    mlflow = _mlflow()
-    client = mlflow.MlflowClient()
+    client = _client()
     name, c = decision.model_name, decision.challenger
     tags = {
         "promotion.decision": "approved" if decision.promoted else "rejected",
@@ -380,7 +383,7 @@ def release_staging(name: str = DEFAULT_MODEL_NAME) -> str:
     version = alias_version(name, STAGING)
     if version is None:
         raise UserError(f"{name}: no version holds the alias {STAGING!r}")
-    client = _mlflow().MlflowClient()
+    client = _client()
     previous = alias_version(name, CHAMPION)
     _call(lambda: client.set_registered_model_alias(name, CHAMPION, version))
     _call(lambda: client.set_model_version_tag(name, version, "released_at", utc_timestamp()))
@@ -398,7 +401,7 @@ def copy_to_registered_model(
     str
         The version in ``destination``.
     """
-    client = _mlflow().MlflowClient()
+    client = _client()
     copied = _call(lambda: client.copy_model_version(f"models:/{name}/{version}", destination))
     _call(lambda: client.set_registered_model_alias(destination, alias, copied.version))
     _call(
@@ -471,12 +474,23 @@ def _mlflow() -> Any:
     return connect()
 
 
-def _call(action: Any) -> Any:
-    """Run one registry call; MLflow's errors become one-line user errors."""
-    import mlflow
+def _client() -> Any:
+    mlflow = _mlflow()
+    return _call(mlflow.MlflowClient)
 
+
+def _call(action: Any) -> Any:
+    """Run one registry call; its errors (MLflow's, the store's) become one-line errors."""
     try:
         return action()
-    except mlflow.exceptions.MlflowException as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"MLflow registry: {first}") from exc
+    except UserError:
+        raise
+    except Exception as exc:  # MLflow, SQLAlchemy and HTTP errors alike
+        raise _user_error(exc) from exc
+
+
+def _user_error(exc: BaseException) -> UserError:
+    from apibehave.workbench.tracking import tracking_uri
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return UserError(f"MLflow registry at {tracking_uri()}: {first}")

@@ -53,7 +53,8 @@ Usage (notebook 04, or ``apibehave tune``)::
                         tune=TuneSettings(n_trials=24, workers=2,
                                           storage="mlruns/optuna/apibehave.journal"))
     print(result.summary())           # the chosen trial and why
-    result.figure                     # the Pareto front (matplotlib Figure)
+    result.figure                     # the Pareto front (a matplotlib Figure; a notebook
+                                      # shows it with %matplotlib inline active)
     result.settings                   # TrainSettings to train the real model with
 """
 
