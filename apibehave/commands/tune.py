@@ -11,14 +11,14 @@ Data to tune on, one of:
 
 ``--workers N`` runs N processes on the same study; another ``apibehave tune`` with the same
 ``--storage`` and ``--study`` joins it. Settings come from ``--params`` (``train`` is the
-base, ``tune`` the study) and the options here win.
+base, ``tune`` the study, ``pipeline.tuning_seed``/``tuning_scale`` the simulated world),
+then ``-p key=value`` overrides, and the options here win.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       "rest")  # fmt: skip
     data.add_argument("--simulate", action="store_true",
                       help="simulate a separate labelled world to tune on")  # fmt: skip
-    data.add_argument("--sim-seed", type=int, default=1007, help="its seed (default 1007)")
-    data.add_argument("--sim-scale", type=float, default=0.05,
-                      help="its scale (default 0.05, about 130,000 events)")  # fmt: skip
+    data.add_argument("--sim-seed", type=int,
+                      help="its seed (default: pipeline.tuning_seed, 1007)")  # fmt: skip
+    data.add_argument("--sim-scale", type=float,
+                      help="its scale (default: pipeline.tuning_scale, 0.05: about 130,000 "
+                      "events)")  # fmt: skip
     data.add_argument("--apis", help="API catalogue (apis.yaml); else each event's api column")
     parser.add_argument("--params", help="params.yaml: train (base settings), tune, simulate")
+    parser.add_argument("-p", "--set", metavar="KEY=VALUE", action="append", default=[],
+                        help="override a params key (-p tune.n_trials=4); repeatable")  # fmt: skip
     parser.add_argument("--storage", help="Optuna journal file or RDB URL shared by workers")
     parser.add_argument("--study", help="study name (workers with the same name share it)")
     parser.add_argument("--trials", type=int, help="trials to add to the study")
@@ -58,14 +62,12 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from apibehave.common.output import check_output_path
-    from apibehave.workbench.train_settings import train_settings_from_params
+    from apibehave.workbench.params import load_params
     from apibehave.workbench.tune import run_tuning, tune_settings_from_dict
 
     if args.out:
         check_output_path(args.out, force=args.force)
-    document = _params_document(args.params)
-    base = train_settings_from_params(args.params)
-    tune = tune_settings_from_dict(document.get("tune"), source=f"{args.params}: tune")
+    params = load_params(args.params, args.set)
     overrides = {
         "storage": args.storage,
         "study_name": args.study,
@@ -75,13 +77,12 @@ def run(args: argparse.Namespace) -> int:
         "max_benign_share_calls_blocked": args.max_benign_share,
     }
     given = {k: v for k, v in overrides.items() if v is not None}
-    tune = tune_settings_from_dict(
-        {**tune.to_dict(), **given}, source="options" if given else "tune"
-    )
-    train, validation, catalogue = _data(args, document)
+    tune = tune_settings_from_dict({**params.tune.to_dict(), **given}, source="options")
+    train, validation, catalogue = _data(args, params)
     result = run_tuning(
-        train, validation, catalogue=catalogue, base=base, tune=tune, track=not args.no_track
-    )
+        train, validation, catalogue=catalogue, base=params.train, tune=tune,
+        track=not args.no_track,
+    )  # fmt: skip
     print(result.summary())
     if result.run_id:
         print(f"MLflow run {result.run_id}", file=sys.stderr)
@@ -93,24 +94,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _params_document(path: str | None) -> Mapping[str, Any]:
-    import yaml
-
-    if path is None:
-        return {}
-    source = Path(path)
-    if not source.is_file():
-        raise UserError(f"{source}: no such params file")
-    try:
-        document = yaml.safe_load(source.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UserError(f"{source}: not valid YAML ({str(exc).splitlines()[0]})") from exc
-    if not isinstance(document, Mapping):
-        raise UserError(f"{source}: the top level must be a mapping of sections")
-    return document
-
-
-def _data(args: argparse.Namespace, document: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+def _data(args: argparse.Namespace, params: Any) -> tuple[Any, Any, Any]:
     from apibehave.schema import read_events
     from apibehave.schema.catalogue import load_catalogue
     from apibehave.workbench.tune import simulate_tuning_data, split_by_time
@@ -126,13 +110,9 @@ def _data(args: argparse.Namespace, document: Mapping[str, Any]) -> tuple[Any, A
     if args.simulate:
         if args.events:
             raise UserError("--simulate makes its own events; drop --events")
-        simulate = document.get("simulate") or {}
-        if not isinstance(simulate, Mapping):
-            raise UserError(f"{args.params}: simulate: must be a mapping")
-        section = {k: v for k, v in simulate.items() if k not in ("seed", "scale")}
-        train, validation, catalogue = simulate_tuning_data(
-            section, seed=args.sim_seed, scale=args.sim_scale
-        )
+        seed = params.pipeline.tuning_seed if args.sim_seed is None else args.sim_seed
+        scale = params.pipeline.tuning_scale if args.sim_scale is None else args.sim_scale
+        train, validation, catalogue = simulate_tuning_data(params.simulate, seed=seed, scale=scale)
         return train, validation, load_catalogue(args.apis) if args.apis else catalogue
     if not args.events:
         raise UserError(f"{chosen[0]} needs --events")
