@@ -17,18 +17,24 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[enforce,workbench,dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (apibehave)"
 	@touch $(STAMP)
 
 venv: $(STAMP) ## create .venv and install apibehave with all extras (pinned)
 
-run: $(STAMP) ## the main job on embedded defaults: simulate, ingest, discover, report, train, replay, evaluate
-	$(BIN)/apibehave simulate --params $(PARAMS) --out $(DATA_DIR) --force
-	$(BIN)/apibehave ingest $(DATA_DIR)/access.log --format combined --out $(DATA_DIR)/ingested.parquet --force
-	$(BIN)/apibehave discover --events $(DATA_DIR)/ingested.parquet --out $(DATA_DIR)/apis.discovered.yaml --force
-	$(BIN)/apibehave report usage --events $(DATA_DIR)/train.parquet --apis $(DATA_DIR)/apis.yaml
-	$(BIN)/apibehave train --events $(DATA_DIR)/train.parquet --apis $(DATA_DIR)/apis.yaml --params $(PARAMS) --out $(BUNDLE) --force
-	$(BIN)/apibehave replay --bundle $(BUNDLE) --events $(DATA_DIR)/test.parquet --out $(DATA_DIR)/decisions.parquet --evidence $(DATA_DIR)/evidence.jsonl --force
-	$(BIN)/apibehave report detection --events $(DATA_DIR)/test.parquet --decisions $(DATA_DIR)/decisions.parquet --json $(DATA_DIR)/detection.json --force
+run: $(STAMP) ## the whole workbench on embedded defaults: apibehave pipeline (notebooks 01-07)
+	$(BIN)/apibehave pipeline --params $(PARAMS) -p data.dir=$(DATA_DIR) -p export.bundle_dir=$(BUNDLE)
+	@echo
+	@echo "How to look:"
+	@echo "  make lab        JupyterLab on the project's kernel (notebooks/, executed copies in runs/)"
+	@echo "  make mlflow-ui  MLflow UI: runs, metrics, figures, the registered model (http://127.0.0.1:5000)"
+	@echo "  make enforce    serve $(BUNDLE) to gateways (the sideband enforcer)"
+
+lab: $(STAMP) ## JupyterLab on the project's kernel, loopback only
+	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir .
+
+mlflow-ui: $(STAMP) ## the MLflow UI over mlruns/ (runs, figures, registry), loopback only
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns/artifacts --host 127.0.0.1 --port 5000
 
 test: $(STAMP) ## lint and run the whole test suite
 	$(BIN)/ruff check apibehave tests benchmarks
@@ -53,4 +59,4 @@ lock: ## re-resolve the pinned versions into requirements/constraints.txt
 clean: ## remove the virtual environment and caches (keeps datasets and mlruns)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
 
-.PHONY: help venv run test lint format bench lock clean
+.PHONY: help venv run lab mlflow-ui test lint format bench lock clean
