@@ -18,7 +18,7 @@ from apibehave.detect.model import LearningSettings
 from apibehave.schema import write_events
 from apibehave.schema.catalogue import save_catalogue
 from apibehave.workbench.train import train_model
-from apibehave.workbench.train_settings import TrainSettings
+from apibehave.workbench.train_settings import TrainSettings, train_settings_from_dict
 from apibehave.workbench.tune import (
     SearchSpace,
     TuneSettings,
@@ -85,14 +85,21 @@ def test_two_workers_share_one_study_and_every_trial_is_a_nested_run(logs, track
 def test_the_tuning_shortcut_learns_the_same_model_as_train(logs) -> None:
     """Thresholds fitted on cached features equal train_model's for the same settings."""
     train, validation = logs
-    settings = TrainSettings(learning=LearningSettings(min_events=100, normal_quantile=0.97,
-                                                       min_normal_crossings=2))  # fmt: skip
     data = TuningData(train, validation, CATALOGUE)
-    tuned = data.model_for(settings)
-    trained = train_model(train, catalogue=CATALOGUE, settings=settings).model
-    assert tuned.detectors.to_dict() == trained.detectors.to_dict()
-    assert tuned.vocabulary.to_dict() == trained.vocabulary.to_dict()
-    assert tuned.policy.to_dict() == trained.policy.to_dict()
+    plain = TrainSettings(learning=LearningSettings(min_events=100, normal_quantile=0.97,
+                                                    min_normal_crossings=2))  # fmt: skip
+    per_api = train_settings_from_dict(
+        {"learning": {"min_events": 100},
+         "per_api": {"shop": {"mode": "shadow", "learning": {"normal_quantile": 0.95}}}}
+    )  # fmt: skip
+    for settings in (plain, per_api):
+        tuned = data.model_for(settings)
+        trained = train_model(train, catalogue=CATALOGUE, settings=settings).model
+        assert tuned.detectors.to_dict() == trained.detectors.to_dict()
+        assert tuned.vocabulary.to_dict() == trained.vocabulary.to_dict()
+        assert tuned.policy.to_dict() == trained.policy.to_dict()
+        assert tuned.catalogue.to_dict() == trained.catalogue.to_dict()
+    assert data.model_for(per_api).catalogue.get("shop").mode == "shadow"
 
 
 def add_trial(study, number_recall: float, share: float, clients: float = 0.0) -> None:

@@ -402,10 +402,27 @@ class TuningData:
         self.api_names = prepared["api"].astype(object).to_numpy()
 
     def model_for(self, settings: TrainSettings) -> DecisionModel:
-        """Fit per-API thresholds with ``settings`` on the cached training features."""
+        """Fit per-API thresholds with ``settings`` on the cached training features.
+
+        Mirrors :func:`apibehave.workbench.train.train_model` after its features: the
+        ``train.per_api`` modes and blocking switches, the shared fit, then each API with
+        its own learning settings refitted on its calls (a test holds the two equal).
+        """
+        from apibehave.workbench.train import apply_api_overrides
+
+        catalogue = apply_api_overrides(self.catalogue, settings)
         detectors = DetectorSet.fit(self.features, self.api_names, self.codes,
                                     self.feature_set, settings.learning)  # fmt: skip
-        return DecisionModel(self.feature_set, self.vocabulary, detectors, self.catalogue,
+        for api, override in settings.per_api.items():
+            rows = np.flatnonzero(self.api_names == api)
+            if override.learning and rows.size:
+                own = DetectorSet.fit(
+                    self.features[rows], self.api_names[rows],
+                    {kind: codes[rows] for kind, codes in self.codes.items()},
+                    self.feature_set, settings.learning_for(api),
+                )  # fmt: skip
+                detectors.detectors[api] = own.detectors[api]
+        return DecisionModel(self.feature_set, self.vocabulary, detectors, catalogue,
                              settings.policy())  # fmt: skip
 
     def score(self, settings: TrainSettings) -> dict[str, Any]:
