@@ -269,16 +269,21 @@ def _build_wheel(root: Path, digest: str) -> Path:
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
         built = Path(tmp) / "wheel"
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(built),
-             str(source)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        wheels = sorted(built.glob("apibehave-*.whl"))
-        if result.returncode != 0 or not wheels:
+        pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(built)]
+        # isolated first (fetches setuptools from the configured index); then offline with
+        # the environment's own setuptools, when it can build wheels by itself
+        for extra in ([], ["--no-build-isolation"]):
+            result = subprocess.run([*pip_wheel, *extra, str(source)],
+                                    capture_output=True, text=True, check=False)  # fmt: skip
+            wheels = sorted(built.glob("apibehave-*.whl"))
+            if result.returncode == 0 and wheels:
+                break
+        else:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UserError(f"could not build the apibehave wheel: {last}")
+            raise UserError(f"could not build the apibehave wheel ({last}); set ${WHEEL_ENV}")
         out.mkdir(parents=True, exist_ok=True)
         target = out / wheels[0].name
-        shutil.copy2(wheels[0], target)
+        partial = out / f".{wheels[0].name}.{os.getpid()}"
+        shutil.copy2(wheels[0], partial)
+        os.replace(partial, target)  # atomic: a concurrent builder never sees half a wheel
     return target
