@@ -60,6 +60,8 @@ class AttackRecord:
         The bundle that decided.
     evidence : dict
         What crossed (from the engine).
+    identifiers : dict
+        Every identifier the call carried (kind -> value).
     """
 
     evidence_id: str
@@ -73,6 +75,7 @@ class AttackRecord:
     route: str
     bundle_id: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as JSON-ready data (with ``ts`` in ISO-8601)."""

@@ -114,9 +114,7 @@ def forensics_report(
         apis[row[_POSITION["api"]] or "(none)"] += 1
         statuses[str(row[_POSITION["status"]])] += 1
         decisions[row[_POSITION["decision"]]] += 1
-    evidence = [
-        r.to_dict() for r in attacks if r.identifier_kind == kind and r.identifier == raw_value
-    ]
+    evidence = [r.to_dict() for r in attacks if r.identifiers.get(kind) == raw_value]
     return {
         "identifier": {"kind": kind, "value": value},
         "total_calls": sum(methods.values()),

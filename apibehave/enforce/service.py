@@ -30,6 +30,7 @@ from apibehave.enforce.pending import PendingCall, PendingTable
 from apibehave.enforce.settings import EnforceSettings
 from apibehave.engine.lists import IdentifierListStore, ListEntry, MemoryListStore, check_kind
 from apibehave.engine.live import LiveEngine
+from apibehave.schema.events import IDENTIFIER_COLUMNS
 
 log = logging.getLogger("apibehave.enforce")
 
@@ -64,6 +65,14 @@ class Verdict:
 
 
 ALLOW_BODY: dict[str, Any] = {"decision": "allow"}
+
+
+def _identifiers(event: dict[str, Any]) -> dict[str, str]:
+    return {
+        kind: event[column]
+        for kind, column in IDENTIFIER_COLUMNS.items()
+        if event.get(column) is not None
+    }
 
 
 def load_model(path: str) -> tuple[DecisionModel, Any]:
@@ -176,7 +185,7 @@ class Enforcer:
                     evidence_id, ts, decision.api, decision.attack_type,
                     decision.identifier_kind, decision.identifier, float(decision.risk),
                     "shadow" if decision.shadow else "enforce", route,
-                    serving.manifest.bundle_id, decision.evidence,
+                    serving.manifest.bundle_id, decision.evidence, _identifiers(event),
                 )
             )  # fmt: skip
         elif decision.block:

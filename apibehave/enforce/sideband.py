@@ -14,8 +14,9 @@ body's ``headers``).
 
 nginx ``auth_request``: the original request comes in ``X-Original-URI``,
 ``X-Original-Method``, ``X-Real-IP``/``X-Forwarded-For`` (else the peer address),
-``X-Original-Host`` (else ``Host``), and the forwarded ``Authorization``, ``Cookie`` and
-API-key headers; ``X-Request-ID`` (nginx ``$request_id``) pairs it with its access-log line.
+``X-Original-Host`` or ``X-Forwarded-Host`` (the subrequest's own ``Host`` names the
+enforcer, so it is not read; without either the API is resolved on the path alone), and
+the forwarded ``Authorization``, ``Cookie`` and API-key headers; ``X-Request-ID`` (nginx ``$request_id``) pairs it with its access-log line.
 """
 
 from __future__ import annotations
@@ -170,8 +171,7 @@ def auth_event(headers: Any, peer: str | None, catalogue: Catalogue) -> dict[str
         method=method.upper(),
         path=path,
         query=query,
-        host=lowered.get("x-original-host") or lowered.get("x-forwarded-host")
-        or host or lowered.get("host"),
+        host=lowered.get("x-original-host") or lowered.get("x-forwarded-host") or host,
         client_ip=client_ip,
         headers=lowered,
         username=None,
