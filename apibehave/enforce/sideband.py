@@ -16,7 +16,8 @@ nginx ``auth_request``: the original request comes in ``X-Original-URI``,
 ``X-Original-Method``, ``X-Real-IP``/``X-Forwarded-For`` (else the peer address),
 ``X-Original-Host`` or ``X-Forwarded-Host`` (the subrequest's own ``Host`` names the
 enforcer, so it is not read; without either the API is resolved on the path alone), and
-the forwarded ``Authorization``, ``Cookie`` and API-key headers; ``X-Request-ID`` (nginx ``$request_id``) pairs it with its access-log line.
+the forwarded ``Authorization``, ``Cookie`` and API-key headers; ``X-Request-ID`` (nginx
+``$request_id``) pairs it with its access-log line.
 """
 
 from __future__ import annotations
