@@ -43,6 +43,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import time
 import traceback
 from collections.abc import Callable
@@ -124,9 +125,45 @@ def fit_system(
 
 def decide_system(name: str, fitted: Any, events: pd.DataFrame) -> pd.DataFrame:
     """Return one system's decisions (CONTRACT section 3) for ``events``."""
+    return decide_with_evidence(name, fitted, events)[0]
+
+
+def decide_with_evidence(
+    name: str, fitted: Any, events: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Return decisions and, for apibehave, the calls that created deny entries with evidence."""
     if name == "apibehave":
-        return replay_events(events, fitted).decisions
-    return fitted.decide(events)
+        result = replay_events(events, fitted)
+        return result.decisions, result.new_blocks
+    return fitted.decide(events), None
+
+
+def deny_entries(new_blocks: pd.DataFrame | None, events: pd.DataFrame) -> list[dict[str, Any]]:
+    """Summarise apibehave's deny entries: who, why (evidence), and the call's label."""
+    if new_blocks is None or new_blocks.empty:
+        return []
+    rows = []
+    for entry in new_blocks.itertuples(index=False):
+        evidence = getattr(entry, "evidence", None)
+        items = list(evidence) if evidence is not None and not isinstance(evidence, str) else []
+        why = [
+            str(e.get("summary") or e.get("rule") or e) if isinstance(e, dict) else str(e)
+            for e in items
+        ]
+        index = int(entry.event_index)
+        rows.append(
+            {
+                "event_index": index,
+                "label": str(events["label"].iloc[index]),
+                "actor": str(events["actor"].iloc[index]),
+                "path": str(events["path"].iloc[index]),
+                "api": plain(getattr(entry, "api", None)),
+                "attack_type": plain(entry.attack_type),
+                "identifier_kind": plain(entry.identifier_kind),
+                "evidence": why,
+            }
+        )
+    return rows
 
 
 def error_text(exc: BaseException) -> str:
@@ -268,8 +305,9 @@ def real_part(args: argparse.Namespace, timer: Timer) -> dict[str, Any]:
                 f"real.{name}.train",
                 lambda n=name: fit_system(n, mixed.train, catalogue, args.contamination),
             )
-            decisions = timer.run(
-                f"real.{name}.decide", lambda n=name, f=fitted: decide_system(n, f, mixed.test)
+            decisions, new_blocks = timer.run(
+                f"real.{name}.decide",
+                lambda n=name, f=fitted: decide_with_evidence(n, f, mixed.test),
             )
         except Exception as exc:  # a system under development may fail; record it
             systems[name] = {"error": error_text(exc)}
@@ -286,8 +324,11 @@ def real_part(args: argparse.Namespace, timer: Timer) -> dict[str, Any]:
                 "calls": int(benign.sum()),
                 "calls_blocked": int(((decisions["decision"] == "block") & benign).sum()),
                 "blocked_ip_examples": blocked_ips[:20],
+                "attack_types_named": attack_types_named(mixed.test, decisions),
             },
         }
+        if new_blocks is not None:
+            systems[name]["deny_entries"] = deny_entries(new_blocks, mixed.test)
     return {
         "setup": {**mixed.to_dict(), "catalogue_apis": len(catalogue),
                   "catalogue": "discovered from the training part (apibehave discover)"},
@@ -505,6 +546,21 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def code_state() -> dict[str, Any]:
+    """Return the commit measured and the package files that had uncommitted changes."""
+    from apibehave.workbench.tracking import git_commit
+
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "apibehave"], capture_output=True,
+            text=True, check=False, timeout=10, cwd=ROOT,
+        ).stdout.splitlines()  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        status = []
+    return {"git_commit": git_commit(), "uncommitted_package_files": sorted(
+        line[3:] for line in status)}  # fmt: skip
+
+
 def log_mlflow(results: dict[str, Any], args: argparse.Namespace) -> str:
     """Log parameters, per-type and per-system metrics and the results file; return the run id."""
     from apibehave.workbench.tracking import tracked_run
@@ -568,6 +624,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "note": "shared 2-core machine; timings are noisy, CPU seconds beside wall"},
+        "code": code_state(),
         "targets_definition": TARGETS,
     }  # fmt: skip
     results["simulated"] = simulated_part(args, timer)
