@@ -400,6 +400,13 @@ def sim_targets(sim: dict[str, Any]) -> dict[str, Any]:
                           "benign_share_not_higher": benign_ok},
                 "met": bool(better and benign_ok),
                 "gap": None if better else round(theirs["actor_recall"] - recall, 4),
+                "why_missed": [w for w, bad in (
+                    ("lower actor recall", recall < theirs["actor_recall"]),
+                    ("tie at zero recall", recall == theirs["actor_recall"] == 0),
+                    ("same recall, fewer attack calls blocked",
+                     recall == theirs["actor_recall"] > 0 and not better),
+                    ("more benign calls blocked than the baseline", not benign_ok),
+                ) if bad],
             })  # fmt: skip
     benign = mine["benign"]
     checks.append(
