@@ -210,8 +210,8 @@ def _failure(name: str, output: Path, exc: Exception) -> PipelineFailedError:
         value = " ".join(str(exc.evalue).split())
         user = exc.ename in ("UserError", "PipelineFailedError", "BundleError", "CatalogueError")
         return PipelineFailedError(
-            f"notebook {name} failed in cell {exc.cell_index} (execution count "
-            f"{exc.exec_count}: `{code}`): {exc.ename}: {value}; executed copy {output}",
+            f"notebook {name} failed in cell {exc.cell_index} of its executed copy {output} "
+            f"(`{code}`): {exc.ename}: {value}",
             exit_code=2 if user else 1,
         )
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
