@@ -54,6 +54,7 @@ def render_conf(
     enforcer: int | None,
     log_udp: int | None,
     recorded: bool = False,
+    trust_forwarded: bool = False,
 ) -> str:
     """Return ``deploy/nginx/apibehave.conf`` with its ports replaced.
 
@@ -68,6 +69,8 @@ def render_conf(
     recorded : bool
         Forward ``X-Event-Time`` and trust ``X-Forwarded-For`` from loopback (replays of
         recorded traffic through nginx).
+    trust_forwarded : bool
+        Trust ``X-Forwarded-For`` from loopback (many clients from one load generator).
     """
     text = NGINX_CONF.read_text()
 
@@ -91,6 +94,7 @@ def render_conf(
             r'proxy_set_header X-Event-Time "";',
             "proxy_set_header X-Event-Time $http_x_event_time;",
         )
+    if recorded or trust_forwarded:
         swap(r"^(\s*)# set_real_ip_from [^;]+;", r"\g<1>set_real_ip_from 127.0.0.0/8;")
         swap(r"^(\s*)# real_ip_header X-Forwarded-For;", r"\g<1>real_ip_header X-Forwarded-For;")
     return text

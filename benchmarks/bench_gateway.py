@@ -1,0 +1,268 @@
+"""nginx alone versus nginx + ``auth_request`` to the enforcer (issue 6), with wrk on loopback.
+
+What is measured: requests per second and latency percentiles that wrk sees at concurrency
+32 (one wrk thread, keep-alive connections) for ``GET /v1/products/<id>`` through nginx
+(one worker process) to a tiny upstream (an nginx server block answering a 3-byte body):
+
+* ``nginx_alone``: the shipped ``deploy/nginx/apibehave.conf`` without ``auth_request`` and
+  without the access log;
+* ``nginx_enforcer_1w``: the shipped configuration as is: every call asks the enforcer's
+  ``GET /auth`` (one uvicorn worker, full decision path: identifiers, allow and deny lists,
+  streaming features, the bundle's models) and every response reaches it through the JSON
+  access log over syslog/UDP;
+* ``nginx_enforcer_2w``: two enforcer workers behind nginx's keep-alive pool, without the
+  access log (one UDP listener cannot serve two worker processes; see deploy/nginx/README.md).
+
+Clients: a wrk Lua script spreads calls over 20,000 client addresses (``X-Forwarded-For``,
+trusted from loopback as behind a load balancer) and tokens, and 3,000 product ids, so the
+engine tracks many identifiers and decides on ordinary-looking traffic; non-2xx answers are
+counted and reported, and so are calls that failed open (the enforcer did not answer
+within nginx's 500 ms ``proxy_read_timeout``, counted from nginx's error log). The bundle
+is trained on the tests' small engine world. Each run lasts ``--seconds`` after a one-second
+warm-up; CPU seconds of nginx and the enforcer are recorded beside wall time, because other
+work may share the 2 cores.
+
+Target: nginx + enforcer at least half of nginx-alone throughput (``meets_target`` judges the
+wall-clock ratio; ``cpu_ratio_to_nginx_alone`` gives the same ratio from CPU per request,
+which contention from other work on the machine disturbs less).
+Writes benchmarks/results/gateway.json.
+
+Run: .venv/bin/python benchmarks/bench_gateway.py [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.gateway_fixture import (  # noqa: E402 - the repository root goes on sys.path first
+    Enforcer,
+    Nginx,
+    free_udp_port,
+    render_conf,
+)
+from tests.redis_fixture import ensure_installed, free_port  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "gateway.json"
+CONCURRENCY = 32
+TARGET_RATIO = 0.5
+
+WRK_SCRIPT = """
+math.randomseed(7)
+request = function()
+  local u = math.random(0, 19999)
+  local ip = "10." .. math.floor(u / 256) .. "." .. (u % 256) .. ".9"
+  local headers = {}
+  headers["Host"] = "shop.example.com"
+  headers["X-Forwarded-For"] = ip
+  headers["Authorization"] = "Bearer tok-b" .. u
+  headers["User-Agent"] = "Mozilla/5.0"
+  return wrk.format("GET", "/v1/products/" .. math.random(1, 3000), headers)
+end
+"""
+
+UPSTREAM_BLOCK = """
+server {{
+    listen 127.0.0.1:{port};
+    access_log off;
+    location / {{ return 200 "ok\\n"; }}
+}}
+"""
+
+
+def train_bundle(folder: Path) -> Path:
+    """Train the tests' engine world and write its bundle."""
+    from apibehave.detect.model import LearningSettings
+    from apibehave.workbench.train import export_bundle, train_model
+    from apibehave.workbench.train_settings import TrainSettings
+    from tests.engine_world import CATALOGUE, make_logs
+
+    train, _ = make_logs(seed=3)
+    settings = TrainSettings(learning=LearningSettings(min_events=100))
+    result = train_model(train, catalogue=CATALOGUE, settings=settings)
+    return export_bundle(result, folder / "bundle", settings)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children still alive."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = {pid}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                pids.add(int(entry.name))
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def run_wrk(wrk: str, url: str, script: Path, seconds: int) -> dict:
+    """Run wrk once (after a one-second warm-up) and parse its report."""
+    base = [wrk, "-t1", f"-c{CONCURRENCY}", "-s", str(script), "--latency"]
+    subprocess.run([*base, "-d1s", url], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*base, f"-d{seconds}s", "--timeout", "2s", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    latency = {}
+    for q in ("50", "90", "99"):
+        match = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, flags=re.MULTILINE)
+        value, unit = float(match.group(1)), match.group(2)
+        latency[f"p{q}_ms"] = round(value * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit], 3)
+    return {
+        "requests_per_s": round(rps, 1),
+        "requests": total,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1).strip() if errors else None,
+        **latency,
+    }
+
+
+def measure(
+    name: str,
+    folder: Path,
+    bundle: Path,
+    wrk: str,
+    script: Path,
+    seconds: int,
+    workers: int | None,
+) -> dict:
+    """Start nginx (and the enforcer with ``workers`` processes, unless None) and load it."""
+    port, upstream = free_port(), free_port()
+    enforcer = None
+    log_udp = None
+    if workers is not None:
+        log_udp = free_udp_port() if workers == 1 else None
+        enforcer = Enforcer(
+            bundle,
+            folder / f"{name}-enforcer",
+            log_udp_port=log_udp,
+            extra=["--workers", str(workers)],
+        )
+        enforcer.start()
+    site = render_conf(
+        listen=port,
+        upstream=upstream,
+        enforcer=enforcer.port if enforcer else None,
+        log_udp=log_udp,
+        trust_forwarded=True,
+    ) + UPSTREAM_BLOCK.format(port=upstream)
+    nginx = Nginx(folder / f"{name}-nginx", site, workers=1)
+    try:
+        nginx.start(port)
+        cpu_before = {"nginx": cpu_seconds(nginx.process.pid)}
+        if enforcer:
+            cpu_before["enforcer"] = cpu_seconds(enforcer.process.pid)
+        started = time.perf_counter()
+        result = run_wrk(wrk, f"http://127.0.0.1:{port}/", script, seconds)
+        result["wall_s"] = round(time.perf_counter() - started, 2)
+        result["cpu_s"] = {"nginx": round(cpu_seconds(nginx.process.pid) - cpu_before["nginx"], 2)}
+        if enforcer:
+            result["cpu_s"]["enforcer"] = round(
+                cpu_seconds(enforcer.process.pid) - cpu_before["enforcer"], 2
+            )
+            result["enforcer_workers"] = workers
+            result["access_log_to_enforcer"] = log_udp is not None
+        cpu_total = sum(result["cpu_s"].values())
+        result["server_cpu_ms_per_request"] = round(
+            1000 * cpu_total / max(1, result["requests"]), 4
+        )
+        result["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+        # calls that went through unchecked because the enforcer did not answer in time
+        result["failed_open"] = len(
+            re.findall(r"upstream timed out|connect\(\) failed", nginx.errors())
+        )
+        return result
+    finally:
+        nginx.stop()
+        if enforcer:
+            enforcer.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the three configurations and write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5, help="load duration per run")
+    args = parser.parse_args(argv)
+    ensure = ensure_installed
+    ensure("nginx", "install-nginx.sh")
+    wrk = ensure("wrk", "install-nginx.sh")
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        folder = Path(tmp)
+        script = folder / "calls.lua"
+        script.write_text(WRK_SCRIPT)
+        bundle = train_bundle(folder)
+        runs = {}
+        for name, workers in (
+            ("nginx_alone", None),
+            ("nginx_enforcer_1w", 1),
+            ("nginx_enforcer_2w", 2),
+        ):
+            runs[name] = measure(name, folder, bundle, wrk, script, args.seconds, workers)
+            print(name, json.dumps(runs[name]))
+    alone = runs["nginx_alone"]["requests_per_s"]
+    ratios = {
+        name: round(run["requests_per_s"] / alone, 3)
+        for name, run in runs.items()
+        if name != "nginx_alone"
+    }
+    alone_cpu = runs["nginx_alone"]["server_cpu_ms_per_request"]
+    cpu_ratios = {
+        name: round(alone_cpu / run["server_cpu_ms_per_request"], 3)
+        for name, run in runs.items()
+        if name != "nginx_alone"
+    }
+    best = max(ratios.values())
+    report = {
+        "what": "wrk -t1 -c32 on loopback through nginx (1 worker) to a 3-byte upstream "
+        "answer; GET /v1/products/<id> from 20,000 client addresses and tokens",
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "note": "2 cores shared by wrk, nginx, the enforcer and possibly other work",
+        },
+        "seconds_per_run": args.seconds,
+        "concurrency": CONCURRENCY,
+        "runs": runs,
+        "ratio_to_nginx_alone": ratios,
+        "cpu_ratio_to_nginx_alone": cpu_ratios,
+        "cpu_ratio_note": "server CPU per request of nginx alone / of nginx + enforcer "
+        "(nginx and enforcer processes, wrk excluded): what throughput ratio the same cores "
+        "would give without contention from other work",
+        "target_ratio": TARGET_RATIO,
+        "meets_target": best >= TARGET_RATIO,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"ratios {ratios}; target {TARGET_RATIO}; written to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
