@@ -239,6 +239,7 @@ def simulated_part(args: argparse.Namespace, timer: Timer) -> dict[str, Any]:
         systems[name] = {
             **evaluation.to_dict(),
             "overall_attribution_accuracy": overall_attribution(everything, decisions),
+            "type_mean_attribution_accuracy": type_mean(evaluation.by_type),
             "attack_types_named": attack_types_named(everything, decisions),
         }
     labels = everything["label"].astype(object).fillna(NORMAL_LABEL)
@@ -274,6 +275,12 @@ def overall_attribution(events: pd.DataFrame, decisions: pd.DataFrame) -> float 
         return None
     named = decisions["attack_type"].astype(object).to_numpy()
     return float((named[blocked] == labels[blocked]).mean())
+
+
+def type_mean(by_type: pd.DataFrame) -> float | None:
+    """Attribution accuracy averaged over the attack types that had blocked calls."""
+    values = pd.to_numeric(by_type["attribution_accuracy"], errors="coerce").dropna()
+    return float(values.mean()) if len(values) else None
 
 
 def attack_types_named(events: pd.DataFrame, decisions: pd.DataFrame) -> dict[str, int]:
@@ -425,8 +432,16 @@ def sim_targets(sim: dict[str, Any]) -> dict[str, Any]:
             TARGETS["sim_benign_clients_blocked_per_1000_max"],
         )
     )
-    checks.append(check("attribution_accuracy", mine["overall_attribution_accuracy"], ">=",
-                        TARGETS["sim_attribution_accuracy_min"]))  # fmt: skip
+    checks.append(
+        check(
+            "attribution_accuracy",
+            mine["overall_attribution_accuracy"],
+            ">=",
+            TARGETS["sim_attribution_accuracy_min"],
+        )
+    )
+    checks.append(check("attribution_accuracy_type_mean", mine["type_mean_attribution_accuracy"],
+                        ">=", TARGETS["sim_attribution_accuracy_min"]))  # fmt: skip
     return summarise(checks)
 
 
