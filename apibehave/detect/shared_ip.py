@@ -84,7 +84,11 @@ class SharedAddressNormalizer:
         matrix = out.reshape(1, -1) if out.ndim == 1 else out
         principals = matrix[:, self.principal]
         divisor = np.where(principals > 1.0, principals, 1.0)
-        matrix[:, self.columns] = matrix[:, self.columns] / divisor[:, None]
+        if matrix.shape[0] < 4096:
+            matrix[:, self.columns] = matrix[:, self.columns] / divisor[:, None]
+            return out
+        for j in self.columns.tolist():  # in place, column by column: no (n, k) temporaries
+            np.divide(matrix[:, j], divisor, out=matrix[:, j])
         return out
 
     def divisor(self, vector: np.ndarray) -> float:

@@ -13,13 +13,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from apibehave.detect.decision_model import DecisionModel
 from apibehave.detect.model import Scores
 from apibehave.detect.rules import INVALID_API_RISK
 from apibehave.engine.denyloop import ALLOW, BLOCK, LoopResult, run_deny_loop
-from apibehave.features.batch import compute_features
+from apibehave.features.batch import compute_feature_matrix
 from apibehave.features.derive import UNKNOWN_API
+from apibehave.features.grouping import time_order
 from apibehave.features.prepare import prepare_events
 from apibehave.schema.attacks import ATTACK_TYPES, AttackType
 from apibehave.schema.catalogue import BAD_HOST, call_validity, decoy_call_mask, resolve_apis
@@ -97,13 +100,13 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     prepared = prepare_events(resolved, model.feature_context())
     api_names = [str(a) for a in prepared["api"].cat.categories]
     api_index = prepared["api"].cat.codes.to_numpy(dtype=np.int64)
-    features = compute_features(prepared, model.feature_set, model.vocabulary).to_numpy(copy=True)
+    features = compute_feature_matrix(prepared, model.feature_set, model.vocabulary)
 
     codes = np.vstack(
         [prepared[col].cat.codes.to_numpy(dtype=np.int64) for col in IDENTIFIER_COLUMNS.values()]
     )
     n_codes = np.array([len(prepared[c].cat.categories) for c in IDENTIFIER_COLUMNS.values()])
-    order = np.argsort(prepared["ts_ns"].to_numpy(), kind="stable")
+    order = time_order(prepared)
     rule = _rule_codes(decoy, model.invalid_api_rule.flags(features, invalid), validity)
     enforced = _enforced(api_names, model)[api_index]
     allowed = _allowed(events, model)
@@ -111,11 +114,14 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     response_features = [j for j, s in enumerate(model.feature_set) if s.side == "response"]
 
     blocked = np.zeros(n, dtype=bool)
-    unmasked_response = features[:, response_features].copy()
+    # every call scored once with no response withheld; later passes rescore only the
+    # calls whose response-side features change (their identifiers had a blocked call)
+    unmasked_scores = model.detectors.score(features, api_index, api_names)
+    scores = unmasked_scores
+    masked_rows = masked = None
     iteration = 0
     while True:
         iteration += 1
-        scores = model.detectors.score(features, api_index, api_names)
         flagged = scores.flagged | (rule >= 0)
         block_kind = _block_kinds(scores, rule)
         loop = run_deny_loop(
@@ -128,9 +134,17 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
         if iteration == _MAX_ITERATIONS:  # pragma: no cover - guarded by the parity tests
             raise RuntimeError("replay did not reach a fixed point; report this as a bug")
         # the responses of blocked calls are withheld, starting again from the unmasked log
-        features[:, response_features] = unmasked_response
-        _update_response_features(features, prepared, codes, now_blocked, model, response_features)
+        masked_rows, masked = _masked_response_features(
+            features, prepared, codes, now_blocked, model, response_features
+        )
+        scores = _merge_scores(
+            unmasked_scores,
+            masked_rows,
+            model.detectors.score(masked, api_index[masked_rows], api_names),
+        )
         blocked = now_blocked
+    if masked_rows is not None:
+        features[masked_rows] = masked
 
     decisions = _decisions_frame(events, loop, scores, rule)
     new_blocks = _new_blocks(events, resolved, loop, scores, rule, features, model)
@@ -182,19 +196,26 @@ def _block_kinds(scores: Scores, rule: np.ndarray) -> np.ndarray:
     return kinds
 
 
-def _update_response_features(
+def _masked_response_features(
     features: np.ndarray,
     prepared: pd.DataFrame,
     codes: np.ndarray,
     blocked: np.ndarray,
     model: DecisionModel,
     columns: list[int],
-) -> None:
+) -> tuple[np.ndarray, np.ndarray]:
     """Recompute response-side features with the responses of blocked calls withheld.
 
     Only identifiers that had a blocked call can change: the calls carrying any of them
     are recomputed (each identifier's whole history is among them), and a feature of kind
     *k* is overwritten only on calls whose *k* identifier had a blocked call.
+
+    Returns
+    -------
+    rows : ndarray of int64
+        The calls that can change (input positions, increasing).
+    masked : ndarray of float64, shape (len(rows), n_features)
+        Their feature rows with the withheld responses; ``features`` is left unmasked.
     """
     kind_index = {kind: i for i, kind in enumerate(IDENTIFIER_KINDS)}
     touched_by_kind = []
@@ -203,21 +224,33 @@ def _update_response_features(
         touched_by_kind.append(np.isin(codes[k], hit) if hit.size else np.zeros_like(blocked))
     touched = np.logical_or.reduce(touched_by_kind)
     rows = np.flatnonzero(touched)
+    masked = features[rows]
     if rows.size == 0:
-        return
-    masked = prepared.iloc[rows].copy()
+        return rows, masked
+    subset_events = prepared.iloc[rows].copy()
     withheld = blocked[rows]
     for name in ("status", "status_class", "resp_bytes"):
-        values = masked[name].to_numpy().copy()
+        values = subset_events[name].to_numpy().copy()
         values[withheld] = 0
-        masked[name] = values
+        subset_events[name] = values
     names = [model.feature_set.names[j] for j in columns]
     subset = model.feature_set.select(names)
-    recomputed = compute_features(masked, subset, model.vocabulary)
-    for j in columns:
+    recomputed = compute_feature_matrix(subset_events, subset, model.vocabulary)
+    for position, j in enumerate(columns):
         spec = model.feature_set.features[j]
         own = touched_by_kind[kind_index[spec.identifier]][rows]
-        features[rows[own], j] = recomputed[spec.name].to_numpy()[own]
+        masked[own, j] = recomputed[own, position]
+    return rows, masked
+
+
+def _merge_scores(base: Scores, rows: np.ndarray, part: Scores) -> Scores:
+    """Return ``base`` with the scores of ``rows`` replaced by ``part`` (in row order)."""
+    merged = []
+    for name in ("risk", "flagged", "attack_code", "identifier_kind", "lead_feature"):
+        values = getattr(base, name).copy()
+        values[rows] = getattr(part, name)
+        merged.append(values)
+    return Scores(*merged)
 
 
 def _decisions_frame(
@@ -231,10 +264,7 @@ def _decisions_frame(
     attack = np.array([None, *ATTACK_TYPES], dtype=object)[np.where(block, attack_code + 1, 0)]
     kind_names = np.array([None, *IDENTIFIER_KINDS], dtype=object)
     kind = kind_names[np.where(block, loop.kind + 1, 0)]
-    identifier = np.full(n, None, dtype=object)
-    for k, column in enumerate(IDENTIFIER_COLUMNS.values()):
-        rows = block & (loop.kind == k)
-        identifier[rows] = events[column].to_numpy(dtype=object)[rows]
+    identifier = _identifier_column(events, block, loop.kind)
     risk = np.where(block, scores.risk[cause], scores.risk)
     risk = np.where(block & decoy[cause], np.maximum(risk, 10.0), risk)
     invalid = (rule == _INVALID_API_CODE) | (rule == _HEADER_CODE)
@@ -245,10 +275,26 @@ def _decisions_frame(
             "decision": np.where(block, "block", "allow"),
             "attack_type": pd.array(attack, dtype=STRING_DTYPE),
             "identifier_kind": pd.array(kind, dtype=STRING_DTYPE),
-            "identifier": pd.array(identifier, dtype=STRING_DTYPE),
+            "identifier": identifier,
             "risk": risk.astype(np.float64),
         }
     )
+
+
+def _identifier_column(events: pd.DataFrame, block: np.ndarray, kinds: np.ndarray):
+    """Return the blocked identifier of every call (null when allowed) as a string array.
+
+    Built in Arrow, column by column: a million-row object array would cost seconds.
+    """
+    column = pa.nulls(len(events), pa.large_string())
+    for k, name in enumerate(IDENTIFIER_COLUMNS.values()):
+        rows = block & (kinds == k)
+        if rows.any():
+            values = pa.array(events[name].array, from_pandas=True)
+            if isinstance(values, pa.ChunkedArray):
+                values = values.combine_chunks()
+            column = pc.if_else(rows, values.cast(pa.large_string()), column)
+    return STRING_DTYPE.__from_arrow__(column)
 
 
 def _new_blocks(events, resolved, loop, scores, rule, features, model) -> pd.DataFrame:

@@ -64,6 +64,33 @@ def compute_features(
         float64, one row per call in input order (index of ``prepared``), one column per
         feature in ``feature_set`` order; NaN where the call's identifier is null.
     """
+    matrix = compute_feature_matrix(prepared, feature_set, vocabulary)
+    return pd.DataFrame(matrix, index=prepared.index, columns=feature_set.names, copy=False)
+
+
+def compute_feature_matrix(
+    prepared: pd.DataFrame, feature_set: FeatureSet, vocabulary: Vocabulary
+) -> np.ndarray:
+    """Compute every feature of every call as a writable float64 matrix.
+
+    The same numbers as :func:`compute_features` without the DataFrame around them (a
+    caller that edits the matrix in place, like replay, saves a copy of it).
+
+    Parameters
+    ----------
+    prepared : pandas.DataFrame
+        Output of ``prepare_events``.
+    feature_set : FeatureSet
+        What to compute.
+    vocabulary : Vocabulary
+        The learned per-API vocabulary.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 of shape ``(len(prepared), len(feature_set))``, C order, rows in input
+        order, columns in ``feature_set`` order.
+    """
     plan = compile_plan(feature_set)
     n = len(prepared)
     # rows in input order, columns group by group: a group's features of one call are
@@ -100,7 +127,7 @@ def compute_features(
         column_of = np.empty(len(layout), dtype=np.int64)
         column_of[layout] = np.arange(len(layout))
         matrix = np.take(matrix, column_of, axis=1)
-    return pd.DataFrame(matrix, index=prepared.index, columns=feature_set.names, copy=False)
+    return matrix
 
 
 class _Scratch:
