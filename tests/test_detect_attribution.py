@@ -48,9 +48,24 @@ def test_specific_behaviour_explains_a_flood() -> None:
 
 
 def test_extreme_crossings_speak_before_normal_ones() -> None:
-    """A normal crossing of a specific feature does not override an extreme one."""
+    """A normal crossing does not override an extreme one of another behaviour."""
+    crossed = [(F["token_deletes_10m"], True), (F["ip_login_attempts_10m"], False)]
+    assert attack_type_for_crossing(crossed)[0] is AttackType.DATA_DELETION
+
+
+def test_a_behaviour_explains_a_symptom_crossed_beside_it() -> None:
+    """Volume or object breadth at their extreme yield to deletes or logins crossed at all."""
     crossed = [(F["ip_requests_10s"], True), (F["ip_login_attempts_10m"], False)]
-    assert attack_type_for_crossing(crossed)[0] is AttackType.API_DOS
+    assert attack_type_for_crossing(crossed)[0] is AttackType.LOGIN_ATTACK
+    crossed = [(F["ip_object_ids_10m"], True), (F["ip_deletes_10m"], False)]
+    attack, carrier = attack_type_for_crossing(crossed)
+    assert attack is AttackType.DATA_DELETION and carrier.name == "ip_deletes_10m"
+    assert attack_type_for_crossing([(F["ip_requests_10s"], True)])[0] is AttackType.API_DOS
+
+
+def test_many_agents_behind_one_address_is_a_symptom_not_header_tampering() -> None:
+    """User-agent rotation on one address reads as extreme activity, not header manipulation."""
+    assert attack_type_of(F["ip_user_agents_10m"]) is AttackType.EXTREME_CLIENT_ACTIVITY
 
 
 def test_object_id_breadth_with_errors_is_enumeration() -> None:

@@ -21,7 +21,9 @@ _STOLEN_BY_IDENTIFIER = {
     "cookie": AttackType.STOLEN_COOKIE,
     "api_key": AttackType.STOLEN_API_KEY,
     "username": AttackType.ACCOUNT_TAKEOVER,
-    "ip": AttackType.HEADER_MANIPULATION,
+    # many user agents behind one address: a rotating bot (or a shared address), a
+    # symptom of many attacks rather than an attack of its own
+    "ip": AttackType.EXTREME_CLIENT_ACTIVITY,
 }
 _FLOOD_WINDOW_S = 60
 
@@ -151,35 +153,61 @@ def attack_type_for_crossing(
     Extreme crossings speak first (normal ones only when nothing is extreme). Among them
     the most specific attack type wins (:data:`SPECIFICITY`: what names a behaviour, such
     as login attempts or object-id breadth, explains a flood better than the volume does),
-    ties going to the feature name. Two combination rules read the whole call (crossings at
-    any level): breadth over object ids together with many 401/403/404 answers is
-    enumeration, not scraping; and error answers or an unusual sequence together with login
-    attempts are a login attack (credential stuffing when the user names tried are many),
-    not probing or a sequence attack.
+    ties going to the feature name. Then the whole call is read (crossings at any level):
+
+    - a *symptom* (volume, object-id breadth, error shares, an odd call order: what many
+      attacks show) yields to a *behaviour* crossed beside it (login attempts, writes,
+      deletes, payloads, a credential shared across addresses): a client deleting objects
+      one by one is data deletion before it is scraping;
+    - breadth over object ids with many 401/403/404 answers is enumeration, with other
+      errors excessive errors;
+    - a login attack or credential stuffing that also floods (an extreme rate) is login DDoS.
     """
     if not crossed:
         raise ValueError("attack_type_for_crossing needs at least one crossed feature")
     speaking = [spec for spec, extreme in crossed if extreme] or [spec for spec, _ in crossed]
-    carrier = min(speaking, key=lambda spec: (_RANK[attack_type_of(spec)], spec.name))
+    carrier = _most_specific(speaking)
     attack = attack_type_of(carrier)
-    errors_seen = any(
-        spec.where in ("status_401_403", "status_404", "status_4xx") for spec, _ in crossed
-    )
-    if attack is AttackType.CONTENT_SCRAPING and errors_seen:
-        return AttackType.ENUMERATION, carrier
-    shape_only = carrier.where in _ERROR_PREDICATES or attack is AttackType.SEQUENCE_ATTACK
-    if attack in _SHAPE_TYPES and shape_only:
-        login = [spec for spec, _ in crossed if spec.where in ("login", "login_failure")]
-        if login:
-            best = min(login, key=lambda spec: (_RANK[attack_type_of(spec)], spec.name))
-            return attack_type_of(best), carrier
+    if attack in _SYMPTOMS:
+        behaviour = [spec for spec, _ in crossed if attack_type_of(spec) in _BEHAVIOURS]
+        if behaviour:  # a named behaviour explains a symptom (volume, breadth, odd order)
+            carrier = _most_specific(behaviour)
+            attack = attack_type_of(carrier)
+    errors = [spec.where for spec, _ in crossed if spec.where in _ERROR_PREDICATES]
+    if attack is AttackType.CONTENT_SCRAPING and errors:
+        if any(where in _NOT_FOUND_OR_DENIED for where in errors):
+            return AttackType.ENUMERATION, carrier
+        return AttackType.EXCESSIVE_ERRORS, carrier
     return attack, carrier
 
 
-_SHAPE_TYPES = (
-    AttackType.ENUMERATION,
-    AttackType.PROBING,
-    AttackType.EXCESSIVE_ERRORS,
+def _most_specific(specs: Sequence[FeatureSpec]) -> FeatureSpec:
+    return min(specs, key=lambda spec: (_RANK[attack_type_of(spec)], spec.name))
+
+
+_SYMPTOMS = (
+    AttackType.CONTENT_SCRAPING,
     AttackType.SEQUENCE_ATTACK,
+    AttackType.EXTREME_CLIENT_ACTIVITY,
+    AttackType.API_DOS,
+    AttackType.EXCESSIVE_ERRORS,
+    AttackType.PROBING,
+    AttackType.ENUMERATION,
 )
+"""Types read from volume, breadth, error shares or call order: what many attacks show."""
+_BEHAVIOURS = (
+    AttackType.INJECTION,
+    AttackType.API_MEMORY_ATTACK,
+    AttackType.CREDENTIAL_STUFFING,
+    AttackType.LOGIN_ATTACK,
+    AttackType.STOLEN_TOKEN,
+    AttackType.STOLEN_COOKIE,
+    AttackType.STOLEN_API_KEY,
+    AttackType.ACCOUNT_TAKEOVER,
+    AttackType.DATA_DELETION,
+)
+"""Types read from what a client does (logins, writes, payloads, shared credentials)."""
+_NOT_FOUND_OR_DENIED = ("status_401_403", "status_404")
+
+
 _ERROR_PREDICATES = ("status_401_403", "status_404", "status_4xx", "status_5xx", "status_error")
