@@ -5,7 +5,9 @@
 form parameters, JSON leaves, User-Agent, cookie, Host and user name) from normal events
 only. A call's **risk** is the sum of its deviations in nats: higher is riskier, 0 is a call
 with nothing rare in it. ``score_samples`` is its negation (scikit-learn: higher is more
-normal). An API not seen in training is judged by the profile of all APIs pooled.
+normal). An API not seen in training is judged by the profile of all APIs pooled, and so
+are the client fields (User-Agent, cookie, user name) of every call: they describe the
+client, whichever API it calls.
 
 The same per-call functions score a whole events frame (on its distinct requests and
 distinct field values, mapped back) and one call given as a dict, so the two give
@@ -31,7 +33,7 @@ from sklearn.base import BaseEstimator
 from apibehave.common.errors import UserError
 from apibehave.detect.payload.explain import build_evidence
 from apibehave.detect.payload.profile import ApiProfile, ProfileBuilder
-from apibehave.detect.payload.tokenize import SINGLE_FIELDS, text_or_none
+from apibehave.detect.payload.tokenize import CLIENT_FIELDS, SINGLE_FIELDS, text_or_none
 from apibehave.features.derive import UNKNOWN_API
 
 FORMAT = "apibehave.payload_detector"
@@ -87,7 +89,7 @@ class PayloadDetector(BaseEstimator):
         type_tolerance: float = 0.005,
         max_values: int = 256,
         max_endpoints: int = 10_000,
-        min_threshold: float = 5.0,
+        min_threshold: float = 6.0,
     ) -> None:
         self.min_samples = min_samples
         self.rare_share = rare_share
@@ -199,6 +201,10 @@ class PayloadDetector(BaseEstimator):
         profile = self.profiles_.get(api)
         return profile if profile is not None else self.profiles_[POOLED]
 
+    def _field_profile(self, api: str, field: str) -> ApiProfile:
+        """Client fields are judged against all APIs pooled, the others per API."""
+        return self.profiles_[POOLED] if field in CLIENT_FIELDS else self._profile(api)
+
     def risk(self, X: pd.DataFrame) -> np.ndarray:
         """Return every call's risk (higher is riskier), scoring distinct values once.
 
@@ -225,7 +231,7 @@ class PayloadDetector(BaseEstimator):
             seen: dict[tuple[str, str | None], float] = {}
             for api, value in pairs:
                 if (api, value) not in seen:
-                    seen[(api, value)] = self._profile(api).field_cost(field, value)
+                    seen[(api, value)] = self._field_profile(api, field).field_cost(field, value)
             total += np.fromiter((seen[p] for p in pairs), dtype=np.float64, count=len(pairs))
         return total
 
@@ -236,7 +242,8 @@ class PayloadDetector(BaseEstimator):
         profile = self._profile(api)
         total = profile.request_cost(method, path, query, body)
         for field in SINGLE_FIELDS:
-            total += profile.field_cost(field, text_or_none(call.get(field)))
+            value = text_or_none(call.get(field))
+            total += self._field_profile(api, field).field_cost(field, value)
         return total
 
     def explain_one(self, call: Mapping[str, Any], top: int = 5) -> dict[str, Any]:
@@ -250,7 +257,8 @@ class PayloadDetector(BaseEstimator):
         deviations: list[dict[str, Any]] = []
         profile.request_cost(method, path, query, body, deviations)
         for field in SINGLE_FIELDS:
-            profile.field_cost(field, text_or_none(call.get(field)), deviations)
+            value = text_or_none(call.get(field))
+            self._field_profile(api, field).field_cost(field, value, deviations)
         return build_evidence(
             api=api,
             risk=self.risk_one(call),

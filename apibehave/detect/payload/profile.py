@@ -4,13 +4,18 @@ An :class:`ApiProfile` knows, from normal training calls of one API:
 
 * its **endpoints** (path templates, ``apibehave.schema.paths.template_path``) and the
   methods of each, and the **parameter names** (query and form fields, JSON leaves) of
-  each endpoint and of the API as a whole; something never seen costs the Good-Turing
-  novelty cost (``value_types.novelty_cost``) when that is rare (below ``rare_share``);
+  each endpoint and of the API as a whole, and how often each name came more than once
+  in one call (``page=1&page=2`` where names never repeat costs); something never seen
+  costs its novelty (``value_types.novelty_cost``) when that is rare (below
+  ``rare_share``);
 * a :class:`~apibehave.detect.payload.value_types.ValueModel` for the whole decoded path,
   for each kind of id-like path segment, for each parameter (per endpoint and name when
   the endpoint has ``min_samples`` of them, else per name across the API, else one model
   of all values of that field), and for each single-valued field (User-Agent, cookie,
-  Host, user name), whose absence also costs when it is rare.
+  Host, user name), whose absence also costs when it is rare. A value or shape never seen
+  is no deviation by itself for the client fields (User-Agent, cookie, user name: new
+  clients are normal) nor for parameters whose values are mostly object ids or tokens
+  (``apibehave.schema.paths.is_id_segment``).
 
 :meth:`ApiProfile.request_cost` and :meth:`ApiProfile.field_cost` score one call's
 request line and body, and one single-valued field; the detector adds them up. Both take
@@ -24,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apibehave.detect.payload.tokenize import (
+    CLIENT_FIELDS,
     PATH,
     SINGLE_FIELDS,
     WHOLE_PATH,
@@ -34,6 +40,7 @@ from apibehave.detect.payload.tokenize import (
 )
 from apibehave.detect.payload.tokenize import QUERY as QUERY_FIELD
 from apibehave.detect.payload.value_types import ValueModel, novelty_cost, rare_cost
+from apibehave.schema.paths import is_id_segment
 
 ANY = "*"
 """Name of the model of every value of a field, used for names without their own."""
@@ -62,6 +69,8 @@ class ProfileBuilder:
         self.api_methods: Counter[str] = Counter()
         self.names: dict[str, Counter[str]] = defaultdict(Counter)
         self.api_names: Counter[str] = Counter()
+        self.repeats: dict[str, Counter[str]] = defaultdict(Counter)
+        self.api_repeats: Counter[str] = Counter()
         self.params: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         self.api_params: dict[str, Counter[str]] = defaultdict(Counter)
         self.any_param: dict[str, Counter[str]] = defaultdict(Counter)
@@ -79,7 +88,7 @@ class ProfileBuilder:
         self.endpoints[template] += k
         self.methods[template][method] += k
         self.api_methods[method] += k
-        names = set()
+        names: Counter[str] = Counter()
         for item in items:
             if item.field == PATH:
                 if item.name == WHOLE_PATH:
@@ -88,13 +97,16 @@ class ProfileBuilder:
                     self.path_ids[item.name][item.value] += k
                     self.path_ids[ANY][item.value] += k
                 continue
-            names.add(item.name)
+            names[item.name] += 1
             self.params[(template, item.name)][item.value] += k
             self.api_params[item.name][item.value] += k
             self.any_param[item.field][item.value] += k
-        for name in names:
+        for name, times in names.items():
             self.names[template][name] += k
             self.api_names[name] += k
+            if times > 1:
+                self.repeats[template][name] += k
+                self.api_repeats[name] += k
 
     def add_field(self, field: str, value: str | None, k: int) -> None:
         """Count one single-valued field's value (None when absent) seen ``k`` times."""
@@ -108,9 +120,13 @@ class ProfileBuilder:
         least = int(settings["min_samples"])
         cap = int(settings["max_endpoints"])
 
-        def models(counters: Mapping[Any, Counter[str]]) -> dict[Any, ValueModel]:
+        def models(
+            counters: Mapping[Any, Counter[str]], identity: bool = False
+        ) -> dict[Any, ValueModel]:
             return {
-                key: ValueModel.learn(c, settings)
+                key: ValueModel.learn(
+                    c, settings, keep_values=not identity and not _ids(c), keep_shapes=not identity
+                )
                 for key, c in counters.items()
                 if sum(c.values()) >= least
             }
@@ -128,6 +144,10 @@ class ProfileBuilder:
             api_methods=dict(self.api_methods),
             names={t: dict(m) for t, m in self.names.items()} if len(self.endpoints) <= cap else {},
             api_names=dict(self.api_names),
+            repeats={t: dict(m) for t, m in self.repeats.items()}
+            if len(self.endpoints) <= cap
+            else {},
+            api_repeats=dict(self.api_repeats),
             params=dict(params),
             api_params=models(self.api_params),
             any_param=models(self.any_param),
@@ -135,7 +155,11 @@ class ProfileBuilder:
             path=ValueModel.learn(self.paths, settings, keep_values=False)
             if self.calls >= least
             else None,
-            fields=models(self.fields),
+            fields={
+                f: m
+                for f in self.fields
+                for m in models({f: self.fields[f]}, f in CLIENT_FIELDS).values()
+            },
             missing={f: self.missing.get(f, 0) for f in SINGLE_FIELDS},
             settings=settings,
         )
@@ -157,6 +181,8 @@ class ApiProfile:
         api_methods: dict[str, int],
         names: dict[str, dict[str, int]],
         api_names: dict[str, int],
+        repeats: dict[str, dict[str, int]],
+        api_repeats: dict[str, int],
         params: dict[str, dict[str, ValueModel]],
         api_params: dict[str, ValueModel],
         any_param: dict[str, ValueModel],
@@ -173,6 +199,8 @@ class ApiProfile:
         self.api_methods = api_methods
         self.names = names
         self.api_names = api_names
+        self.repeats = repeats
+        self.api_repeats = api_repeats
         self.params = params
         self.api_params = api_params
         self.any_param = any_param
@@ -230,10 +258,12 @@ class ApiProfile:
                                 expected={"methods": sorted(methods)}))  # fmt: skip
         if known:
             names, name_cost = self.names.get(template, {}), self._name_cost.get(template, 0.0)
+            repeats = self.repeats.get(template, {})
         else:
             names, name_cost = self.api_names, self._api_name_cost
+            repeats = self.api_repeats
         by_name = self.params.get(template, {}) if known else {}
-        seen_names: set[str] = set()
+        seen_names: dict[str, int] = {}
         for item in items:
             if item.field == PATH:
                 if item.name == WHOLE_PATH:
@@ -246,7 +276,16 @@ class ApiProfile:
                     if out is not None:
                         out.append(_dev(item.field, item.name, item.value, "name", name_cost,
                                         template=template))  # fmt: skip
-                seen_names.add(item.name)
+                times = seen_names[item.name] = seen_names.get(item.name, 0) + 1
+                if times == 2 and item.name in names:
+                    cost = rare_cost(
+                        (repeats.get(item.name, 0) + 1) / (names[item.name] + 2), self._rare
+                    )
+                    if cost > 0.0:
+                        total += cost
+                        if out is not None:
+                            out.append(_dev(item.field, item.name, item.value, "repeated", cost,
+                                            template=template))  # fmt: skip
                 model = (
                     by_name.get(item.name)
                     or self.api_params.get(item.name)
@@ -292,6 +331,8 @@ class ApiProfile:
             "api_methods": self.api_methods,
             "names": self.names,
             "api_names": self.api_names,
+            "repeats": self.repeats,
+            "api_repeats": self.api_repeats,
             "params": {t: dump(m) for t, m in sorted(self.params.items())},
             "api_params": dump(self.api_params),
             "any_param": dump(self.any_param),
@@ -316,6 +357,8 @@ class ApiProfile:
             api_methods=data["api_methods"],
             names=data["names"],
             api_names=data["api_names"],
+            repeats=data["repeats"],
+            api_repeats=data["api_repeats"],
             params={t: load(m) for t, m in data["params"].items()},
             api_params=load(data["api_params"]),
             any_param=load(data["any_param"]),
@@ -325,6 +368,13 @@ class ApiProfile:
             missing={str(k): int(v) for k, v in data["missing"].items()},
             settings=settings,
         )
+
+
+def _ids(counts: Mapping[str, int]) -> bool:
+    """Whether most values are object ids or tokens (then a new one is no surprise)."""
+    total = sum(counts.values())
+    ids = sum(k for v, k in counts.items() if is_id_segment(v))
+    return ids >= 0.5 * total
 
 
 def _dev(

@@ -38,6 +38,9 @@ SINGLE_FIELDS = (USER_AGENT, COOKIE, HOST, USERNAME)
 """Fields that hold one value per call; each has a presence model too."""
 HEADER_FIELDS = (USER_AGENT, COOKIE, HOST)
 """Fields that come from request headers."""
+CLIENT_FIELDS = (USER_AGENT, COOKIE, USERNAME)
+"""Fields that describe the client rather than the API: judged against all APIs pooled,
+and a value never seen is no deviation by itself (new clients are normal)."""
 COLUMNS = ("api", "method", PATH, QUERY, BODY, *SINGLE_FIELDS)
 """Event columns the detector reads (all optional but ``path``)."""
 

@@ -10,6 +10,12 @@ sum of independent deviations:
   learned share of values that contain it; a class that is rare (share below
   ``rare_share``) costs ``-log(share)``, with the share smoothed so an unseen class costs
   about ``log(2 n)``;
+* **sequence**: a pair of neighbouring character classes holding at least one symbol
+  (``'`` then ``-``; pairs of letters and digits are left out) never seen in training,
+  when both of its classes are themselves ordinary here (familiar characters in an
+  unfamiliar order: ``admin'--`` in a search field where quotes and dashes both occur),
+  costs the novelty of a pair (below), so fields with many different pairs (free text)
+  make it cheap;
 * **length** outside the learned range costs ``length_weight * log`` of the ratio;
 * for a numeric parameter (learned type ``integer`` or ``decimal``), a number outside the
   learned range costs like a length, by the log of the magnitude ratio, and its value
@@ -97,6 +103,22 @@ def classes_of(value: str) -> set[str]:
 _WORD_CLASSES = frozenset("aA9L")
 
 
+def pairs_of(value: str) -> set[str]:
+    """Return the distinct pairs of neighbouring classes of a value that hold a symbol.
+
+    Pairs of letters and digits only (``aa``, ``a9``) are left out: their order is what
+    free text and random tokens vary most, and carries no syntax.
+    """
+    out: set[str] = set()
+    last = ""
+    for char in value:
+        cls = _CLASS_CACHE.get(char) or char_class(char)
+        if last and (last not in _WORD_CLASSES or cls not in _WORD_CLASSES):
+            out.add(last + cls)
+        last = cls
+    return out
+
+
 def shape_of(value: str) -> str | None:
     """Return the shape of a value, or None when it is longer than :data:`MAX_SHAPE`.
 
@@ -181,6 +203,9 @@ class ValueModel:
         Least and greatest training length.
     class_counts : dict of str to int
         Per character class, how many training values contain it.
+    pair_counts : dict of str to int
+        Per pair of neighbouring character classes (two characters, e.g. ``"'-"``), how
+        many training values contain it.
     type_counts : dict of str to int
         Per type of :data:`TYPES`, how many training values match it.
     values, shapes : dict of str to int or None
@@ -199,6 +224,7 @@ class ValueModel:
         n: int,
         lengths: tuple[int, int],
         class_counts: dict[str, int],
+        pair_counts: dict[str, int],
         type_counts: dict[str, int],
         values: dict[str, int] | None,
         shapes: dict[str, int] | None,
@@ -210,6 +236,7 @@ class ValueModel:
         self.n = n
         self.lengths = lengths
         self.class_counts = class_counts
+        self.pair_counts = pair_counts
         self.type_counts = type_counts
         self.values = values
         self.shapes = shapes
@@ -228,6 +255,9 @@ class ValueModel:
             cost = rare_cost((count + 0.5) / (n + 1), rare)
             if cost > 0.0:
                 self._class_cost[cls] = cost
+        self._unseen_pair = novelty_cost(
+            len(self.pair_counts), sum(self.pair_counts.values()), rare
+        )
         self._value_cost = novelty_cost(self.value_distinct, n, rare)
         self._shape_cost = novelty_cost(self.shape_distinct, n, rare)
         self.learned_type = self._learn_type()
@@ -248,17 +278,22 @@ class ValueModel:
         return self.settings["length_weight"] * abs(math.log(ratio))
 
     def _learn_type(self) -> str:
-        if self.values is not None and self.value_distinct == 0 and self.n >= 2 * len(self.values):
-            return ENUMERATED
         tolerance = self.settings["type_tolerance"]
-        for name in TYPES:
-            if self.type_counts.get(name, 0) >= (1 - tolerance) * self.n:
-                return name
-        return FREE_TEXT
+        covered = [t for t in TYPES if self.type_counts.get(t, 0) >= (1 - tolerance) * self.n]
+        if covered and covered[0] in NUMERIC:
+            return covered[0]
+        if self.values is not None and self._value_cost > 0.0:
+            return ENUMERATED
+        return covered[0] if covered else FREE_TEXT
 
     @classmethod
     def learn(
-        cls, counts: Mapping[str, int], settings: Mapping[str, float], *, keep_values: bool = True
+        cls,
+        counts: Mapping[str, int],
+        settings: Mapping[str, float],
+        *,
+        keep_values: bool = True,
+        keep_shapes: bool = True,
     ) -> ValueModel:
         """Learn a model from training values.
 
@@ -268,9 +303,10 @@ class ValueModel:
             Decoded values and how often each was seen.
         settings : mapping
             ``rare_share``, ``length_weight``, ``type_tolerance``, ``max_values``.
-        keep_values : bool
-            Whether to model value novelty (off where another model already judges it,
-            as endpoint novelty does for whole paths).
+        keep_values, keep_shapes : bool
+            Whether to model value and shape novelty (off where another model already
+            judges it, as endpoint novelty does for whole paths, or where novelty is
+            normal, as for client software and ids).
 
         Returns
         -------
@@ -278,11 +314,14 @@ class ValueModel:
         """
         n = sum(counts.values())
         class_counts: Counter[str] = Counter()
+        pair_counts: Counter[str] = Counter()
         shapes: Counter[str] = Counter()
         lo, hi = (min(map(len, counts)), max(map(len, counts))) if counts else (0, 0)
         for value, k in counts.items():
             for c in classes_of(value):
                 class_counts[c] += k
+            for pair in pairs_of(value):
+                pair_counts[pair] += k
             shape = shape_of(value)
             shapes[shape if shape is not None else ""] += k
         cap = int(settings["max_values"])
@@ -290,9 +329,10 @@ class ValueModel:
             n=n,
             lengths=(lo, hi),
             class_counts=dict(class_counts),
+            pair_counts=dict(pair_counts),
             type_counts=_type_cover(counts),
             values=dict(counts) if keep_values and len(counts) <= cap else None,
-            shapes=dict(shapes) if len(shapes) <= cap else None,
+            shapes=dict(shapes) if keep_shapes and len(shapes) <= cap else None,
             value_distinct=len(counts),
             shape_distinct=len(shapes),
             settings=settings,
@@ -317,17 +357,29 @@ class ValueModel:
 
     def _score(self, value: str, out: list[dict[str, Any]] | None) -> float:
         total = 0.0
+        odd: set[str] = set()
         for cls in classes_of(value):
             if cls in self.class_counts:
                 cost = self._class_cost.get(cls, 0.0)
             else:
                 cost = self._unseen_class
             if cost > 0.0:
+                odd.add(cls)
                 total += cost
                 if out is not None:
                     seen = self.class_counts.get(cls, 0)
                     out.append({"kind": "characters", "cost": cost, "class": class_name(cls),
                                 "seen_in": seen})  # fmt: skip
+        for pair in pairs_of(value):
+            if pair[0] in odd or pair[1] in odd:
+                continue
+            cost = 0.0 if pair in self.pair_counts else self._unseen_pair
+            if cost > 0.0:
+                total += cost
+                if out is not None:
+                    shown = f"{class_name(pair[0])} then {class_name(pair[1])}"
+                    out.append({"kind": "sequence", "cost": cost, "pair": shown,
+                                "seen_in": self.pair_counts.get(pair, 0)})  # fmt: skip
         length = len(value)
         lo, hi = self.lengths
         if length > hi or length < lo:
@@ -382,6 +434,7 @@ class ValueModel:
             "n": self.n,
             "lengths": list(self.lengths),
             "class_counts": self.class_counts,
+            "pair_counts": self.pair_counts,
             "type_counts": self.type_counts,
             "values": self.values,
             "shapes": self.shapes,
@@ -397,6 +450,7 @@ class ValueModel:
             n=int(data["n"]),
             lengths=(int(data["lengths"][0]), int(data["lengths"][1])),
             class_counts={str(k): int(v) for k, v in data["class_counts"].items()},
+            pair_counts={str(k): int(v) for k, v in data["pair_counts"].items()},
             type_counts={str(k): int(v) for k, v in data["type_counts"].items()},
             values=None
             if data["values"] is None
