@@ -22,6 +22,10 @@ is trained on the tests' small engine world. Each run lasts ``--seconds`` after 
 warm-up; CPU seconds of nginx and the enforcer are recorded beside wall time, because other
 work may share the 2 cores.
 
+Also measured: the Redis deny-list store (``apibehave/engine/redis_store.py``) between two
+stores on a loopback redis-server: how long a block takes to be honoured by the other store,
+and what one lookup costs against the in-memory store.
+
 Target: nginx + enforcer at least half of nginx-alone throughput (``meets_target`` judges the
 wall-clock ratio; ``cpu_ratio_to_nginx_alone`` gives the same ratio from CPU per request,
 which contention from other work on the machine disturbs less).
@@ -52,7 +56,7 @@ from tests.gateway_fixture import (  # noqa: E402 - the repository root goes on 
     free_udp_port,
     render_conf,
 )
-from tests.redis_fixture import ensure_installed, free_port  # noqa: E402
+from tests.redis_fixture import RedisServer, ensure_installed, free_port  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "gateway.json"
 CONCURRENCY = 32
@@ -205,6 +209,55 @@ def measure(
             enforcer.stop()
 
 
+def measure_redis_store(folder: Path, blocks: int = 200, lookups: int = 200_000) -> dict:
+    """Propagation delay between two Redis list stores, and the cost of one lookup."""
+    from apibehave.engine.lists import ListEntry, MemoryListStore
+    from apibehave.engine.redis_store import PROPAGATION_BOUND_MS, RedisListStore
+
+    server = RedisServer(folder / "redis")
+    server.start()
+    first, second = RedisListStore(server.url), RedisListStore(server.url)
+    try:
+        assert first.wait_connected() and second.wait_connected()
+        delays = []
+        for i in range(blocks):
+            now = time.time()
+            first.add(ListEntry("ip", f"10.200.{i // 256}.{i % 256}", now + 600, now))
+            started = time.perf_counter()
+            while second.get("ip", f"10.200.{i // 256}.{i % 256}", time.time()) is None:
+                if time.perf_counter() - started > 5:
+                    raise RuntimeError("a block did not propagate within 5 s")
+                time.sleep(0.0002)  # poll without holding the GIL the store's threads need
+            delays.append((time.perf_counter() - started) * 1000)
+        memory = MemoryListStore()
+        for entry in second.entries(time.time()):
+            memory.add(entry)
+        costs = {}
+        for name, store in (("memory", memory), ("redis_mirror", second)):
+            now = time.time()
+            started = time.perf_counter()
+            for i in range(lookups):
+                store.get("ip", f"10.201.0.{i & 255}", now)  # misses: the common case
+            costs[name] = round((time.perf_counter() - started) / lookups * 1e9)
+        delays.sort()
+        return {
+            "blocks": blocks,
+            "propagation_ms": {
+                "p50": round(delays[len(delays) // 2], 3),
+                "p99": round(delays[int(len(delays) * 0.99) - 1], 3),
+                "max": round(delays[-1], 3),
+            },
+            "stated_bound_ms": PROPAGATION_BOUND_MS,
+            "lookup_ns": costs,
+            "note": "two stores in one process on a loopback redis-server (append-only, "
+            "fsync always); lookups are misses against a list of the blocks above",
+        }
+    finally:
+        first.close()
+        second.close()
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the three configurations and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -226,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         ):
             runs[name] = measure(name, folder, bundle, wrk, script, args.seconds, workers)
             print(name, json.dumps(runs[name]))
+        redis_store = measure_redis_store(folder)
+        print("redis_store", json.dumps(redis_store))
     alone = runs["nginx_alone"]["requests_per_s"]
     ratios = {
         name: round(run["requests_per_s"] / alone, 3)
@@ -257,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         "would give without contention from other work",
         "target_ratio": TARGET_RATIO,
         "meets_target": best >= TARGET_RATIO,
+        "redis_store": redis_store,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")

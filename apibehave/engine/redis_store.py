@@ -8,8 +8,9 @@ own order. A background writer thread sends this process's changes; the caller's
 :meth:`~RedisListStore.add` only updates the local view and queues the change.
 
 Propagation: a change made on one enforcer is applied by the others when its pub/sub
-message arrives, typically within a few milliseconds on a LAN; the stated bound is
-:data:`PROPAGATION_BOUND_MS` (``tests/test_redis_fleet.py`` holds it). A periodic full
+message arrives, typically within a few milliseconds (plus the network round trip); the
+stated bound is :data:`PROPAGATION_BOUND_MS`, 1 s (``tests/test_redis_store.py`` and
+``tests/test_redis_fleet.py`` hold it; ``benchmarks/bench_gateway.py`` measures it). A periodic full
 re-read (``resync_interval_s``) repairs anything a lost message missed.
 
 Fail mode (Redis away): lookups keep answering from the local view; this process's own
@@ -49,8 +50,11 @@ from apibehave.engine.lists import ListEntry, check_kind
 
 log = logging.getLogger(__name__)
 
-PROPAGATION_BOUND_MS = 250.0
-"""A change on one store is visible on every other connected store within this delay."""
+PROPAGATION_BOUND_MS = 1000.0
+"""A change on one store is visible on every other connected store within this delay.
+
+Typically 1-10 ms on loopback; the bound leaves room for Redis's fsync of every write
+(``appendfsync always``) on a busy disk, which delays the publish as well."""
 
 _Key = tuple[str, str]
 _BATCH = 500
