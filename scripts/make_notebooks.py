@@ -152,7 +152,6 @@ CELLS: dict[str, list[tuple[str, str]]] = {
             "code",
             opening(
                 "03_train",
-                "from apibehave.schema.event_io import read_events\n"
                 "from apibehave.workbench import plots, stages",
             ),
         ),
@@ -172,8 +171,7 @@ CELLS: dict[str, list[tuple[str, str]]] = {
         (
             "code",
             "model = candidate.result.model\n"
-            'features, apis = plots.training_features(read_events(files["train"]), '
-            "model)\n"
+            "features, apis = candidate.threshold_inputs()\n"
             "for api in sorted(model.detectors.detectors):\n"
             "    figure = plots.threshold_figure(model, features, apis, api)\n"
             '    display(step.log_figure(figure, f"thresholds_{api}.png"))',

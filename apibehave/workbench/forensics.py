@@ -74,11 +74,16 @@ def forensic_reports(
         wanted = values[values.isin(set(group["identifier"]))]
         positions = wanted.index.to_numpy()
         rows_of[kind] = {str(k): positions[v] for k, v in wanted.groupby(wanted).indices.items()}
+    chosen = sorted(
+        keys.itertuples(index=False),
+        key=lambda k: (-len(rows_of[k[0]].get(str(k[1]), ())), k[0], str(k[1])),
+    )
+    if limit is not None:  # the identifiers with the most calls first
+        chosen = chosen[:limit]
     reports = []
-    for kind, value in keys.itertuples(index=False):
-        mask = np.zeros(len(events), dtype=bool)
-        mask[rows_of[kind].get(str(value), [])] = True
-        calls = events[mask]
+    for kind, value in chosen:
+        rows = np.sort(np.asarray(rows_of[kind].get(str(value), []), dtype=np.int64))
+        calls = events.iloc[rows]
         mine = new_blocks[
             (new_blocks["identifier_kind"] == kind) & (new_blocks["identifier"] == value)
         ]
@@ -86,8 +91,8 @@ def forensic_reports(
             {
                 "identifier_kind": kind,
                 "identifier": str(value),
-                "total_calls": int(mask.sum()),
-                "blocked_calls": int((mask & blocked).sum()),
+                "total_calls": len(rows),
+                "blocked_calls": int(blocked[rows].sum()),
                 "first_seen": _iso(calls["ts"].min()),
                 "last_seen": _iso(calls["ts"].max()),
                 "ips": _counts(calls["client_ip"]),
@@ -109,8 +114,7 @@ def forensic_reports(
                 ],
             }
         )
-    reports.sort(key=lambda r: (-r["total_calls"], r["identifier_kind"], r["identifier"]))
-    return reports[:limit] if limit is not None else reports
+    return reports
 
 
 def format_forensic_report(report: dict[str, Any], *, width: int = 100) -> str:

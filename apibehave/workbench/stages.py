@@ -52,6 +52,16 @@ class Candidate:
             "api_status": self.api_status,
         }
 
+    def threshold_inputs(self) -> tuple[Any, Any]:
+        """Return the training features as the thresholds see them, and each call's API.
+
+        Only for a candidate trained here (not tuned), whose features were kept.
+        """
+        if self.result is None or self.result.features is None:
+            raise UserError("this candidate kept no training features (tuned or loaded)")
+        model = self.result.model
+        return model.detectors.normalizer.apply(self.result.features), self.result.api_names
+
     def status_table(self) -> pd.DataFrame:
         """Return one row per API: status, training calls, reason."""
         return pd.DataFrame(
@@ -79,7 +89,7 @@ def train_candidate(
     check_api_overrides(settings, catalogue.names, source=f"{p.source} ({files['catalogue']})")
     events = read_events(files["train"])
     result = train_model(events, catalogue=catalogue, settings=settings,
-                         feature_set=p.feature_set())  # fmt: skip
+                         feature_set=p.feature_set(), keep_features=not tuned)  # fmt: skip
     out = step.path("bundles", "tuned" if tuned else "trained")
     export_bundle(result, out, settings, force=True, mlflow_run_id=step.run_id)
     load_model_bundle(out)  # verify what was written loads back

@@ -39,6 +39,8 @@ class TrainResult:
     n_events: int
     seconds: float
     api_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    features: np.ndarray | None = None
+    api_names: np.ndarray | None = None
 
 
 def train_model(
@@ -47,6 +49,7 @@ def train_model(
     catalogue: Catalogue | None = None,
     settings: TrainSettings | None = None,
     feature_set: FeatureSet = DEFAULT_FEATURE_SET,
+    keep_features: bool = False,
 ) -> TrainResult:
     """Learn vocabulary and per-API thresholds from a training log.
 
@@ -60,6 +63,9 @@ def train_model(
         Learning settings and policy.
     feature_set : FeatureSet
         The features to learn on.
+    keep_features : bool
+        Also return the training features (``features``, raw batch values in feature-set
+        order) and each call's API (``api_names``), e.g. to plot thresholds against them.
 
     Raises
     ------
@@ -108,6 +114,8 @@ def train_model(
         n_events=len(events),
         seconds=time.perf_counter() - started,
         api_status=status,
+        features=features if keep_features else None,
+        api_names=api_names if keep_features else None,
     )
 
 
