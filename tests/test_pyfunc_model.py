@@ -15,6 +15,7 @@ from apibehave.workbench.pyfunc_model import log_bundle_model, model_input, runt
 from apibehave.workbench.train import export_bundle, train_model
 from apibehave.workbench.train_settings import TrainSettings
 from tests.engine_world import CATALOGUE, make_logs
+from tests.mlflow_store import fresh_store
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def store(tmp_path_factory) -> dict:
     """A temporary SQLite tracking store with one trained, logged and registered model."""
     folder = tmp_path_factory.mktemp("pyfunc")
     saved = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = fresh_store(folder)
     train, test = make_logs(seed=5)
     settings = TrainSettings(learning=LearningSettings(min_events=100))
     result = train_model(train, catalogue=CATALOGUE, settings=settings)

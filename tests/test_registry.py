@@ -17,6 +17,7 @@ from apibehave.workbench.tracking import tracked_run
 from apibehave.workbench.train import export_bundle, train_model
 from apibehave.workbench.train_settings import TrainSettings
 from tests.engine_world import CATALOGUE, make_logs
+from tests.mlflow_store import fresh_store
 
 GOOD = {"min_events": 100}
 WEAK = {"min_events": 100_000}  # every API stays in learning mode: rules only, lower recall
@@ -28,7 +29,7 @@ def world(tmp_path_factory) -> dict:
     """A temporary store and a logged model per learning setting (not yet registered)."""
     folder = tmp_path_factory.mktemp("registry")
     saved = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = fresh_store(folder)
     train, test = make_logs(seed=5)
     uris = {}
     for name, learning in {"good": GOOD, "weak": WEAK, "noisy": NOISY}.items():

@@ -18,15 +18,16 @@ from apibehave.workbench.tracking import (
 )
 from apibehave.workbench.train import events_digest
 from tests.engine_world import make_logs
+from tests.mlflow_store import fresh_store
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """One SQLite store for the module (creating its tables takes seconds)."""
     folder = tmp_path_factory.mktemp("tracking")
-    (folder / "db").mkdir()
+    uri = fresh_store(folder / "db")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'db' / 'mlflow.db'}")
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.chdir(folder)
         yield folder
 

@@ -32,6 +32,7 @@ from apibehave.workbench.tune import (
     tune_settings_from_dict,
 )
 from tests.engine_world import CATALOGUE, make_logs
+from tests.mlflow_store import fresh_store
 
 BASE = TrainSettings(learning=LearningSettings(min_events=100))
 
@@ -44,7 +45,7 @@ def logs():
 @pytest.fixture
 def tracking_store(tmp_path):
     saved = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = fresh_store(tmp_path)
     yield tmp_path
     if saved is None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
