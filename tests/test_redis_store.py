@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import pytest
 import redis
 
@@ -82,6 +83,30 @@ def test_a_block_on_one_store_is_honoured_by_another_within_the_stated_delay(sto
     wait_for(lambda: second.get("ip", "10.9.0.1", time.time()) is None, PROPAGATION_BOUND_MS / 1e3)
     second.clear()
     wait_for(lambda: first.size(time.time()) == 0, PROPAGATION_BOUND_MS / 1e3)
+
+
+def test_entries_keep_their_evidence_and_odd_values(stores) -> None:
+    """Evidence with numpy numbers, and values with separators, arrive intact elsewhere."""
+    first, second = stores(), stores()
+    evidence = {"lead_feature": "calls_1m", "crossed": [{"value": np.float32(42.5)}]}
+    first.add(entry("tok:with:colons*", kind="token", evidence=evidence, risk=3.5))
+    first.add(entry("10.3.0.1"))
+    wait_for(lambda: second.size(time.time()) == 2)
+    got = second.get("token", "tok:with:colons*", time.time())
+    assert got.evidence == {"lead_feature": "calls_1m", "crossed": [{"value": 42.5}]}
+    assert got.risk == 3.5 and first.status()["dropped_writes"] == 0
+
+
+def test_garbage_on_the_channel_is_ignored(stores, redis_server) -> None:  # noqa: F811
+    """A message the store cannot read is counted as an error; the store keeps following."""
+    first, second = stores(), stores()
+    client = redis.Redis.from_url(redis_server.url)
+    client.publish("apibehave:deny:changes", "not json")
+    client.publish("apibehave:deny:changes", '{"op": "add", "e": {"kind": "ip"}}')
+    client.close()
+    first.add(entry("10.3.0.2"))
+    wait_for(lambda: second.get("ip", "10.3.0.2", time.time()) is not None)
+    assert "cannot read" in second.status()["last_error"]
 
 
 def test_a_store_started_later_reads_the_whole_list(stores) -> None:

@@ -298,8 +298,9 @@ class RedisListStore:
             return None
         return max(entry.expires_at, time.time() + max(0.0, entry.expires_at - entry.created_at))
 
-    def _decode(self, raw: str) -> tuple[ListEntry, float | None]:
-        data = json.loads(raw)
+    @staticmethod
+    def _decode(data: dict[str, Any]) -> tuple[ListEntry, float | None]:
+        data = dict(data)
         gc = data.pop("gc", None)
         return ListEntry.from_dict(data), gc
 
@@ -355,14 +356,14 @@ class RedisListStore:
                 gc = self._gc_at(op.entry)
                 data = {**op.entry.to_dict(), "gc": gc}
                 if gc is None:
-                    pipe.set(key, json.dumps(data))
+                    pipe.set(key, _dumps(data))
                 else:
-                    pipe.set(key, json.dumps(data), pxat=max(1, math.ceil(gc * 1000)))
+                    pipe.set(key, _dumps(data), pxat=max(1, math.ceil(gc * 1000)))
                 message["e"] = data
             else:
                 pipe.delete(self._key(op.kind, op.value))
                 message["k"], message["v"] = op.kind, op.value
-            pipe.publish(self._channel, json.dumps(message))
+            pipe.publish(self._channel, _dumps(message))
         pipe.execute()
 
     # ---- the subscriber thread --------------------------------------------------------
@@ -419,7 +420,7 @@ class RedisListStore:
             for raw in self._redis.mget(keys[start : start + 1000]):
                 if raw is None:
                     continue  # expired between SCAN and MGET
-                entry, gc = self._decode(raw)
+                entry, gc = self._decode(json.loads(raw))
                 mirror[(entry.kind, entry.value)] = entry
                 if gc is not None:
                     gcs[(entry.kind, entry.value)] = gc
@@ -437,9 +438,15 @@ class RedisListStore:
             self._last_error = "ignored a change message that is not JSON"
             return
         self._stats["messages"] += 1
+        try:
+            self._apply_change(message)
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            self._last_error = f"ignored a change message it cannot read: {error!r}"
+
+    def _apply_change(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         if op == "add":
-            entry, gc = self._decode(json.dumps(message["e"]))
+            entry, gc = self._decode(message["e"])
             key = (entry.kind, entry.value)
             self._mirror[key] = entry
             if gc is not None:
@@ -470,6 +477,19 @@ class RedisListStore:
             log.warning("redis list store %s: %s", self.namespace, error)
         self._connected.clear()
         self._last_error = f"redis unavailable: {error}"
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback for evidence values: numpy scalars and arrays as numbers, else text."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, default=_plain, allow_nan=True)
 
 
 __all__ = ["PROPAGATION_BOUND_MS", "RedisListStore"]
