@@ -106,3 +106,25 @@ def test_admin_changes_on_one_enforcer_reach_the_other(fleet) -> None:
         lambda: auth(a, "10.2.0.1", "/v1/products/admin-export", "tok-y") == 200,
         PROPAGATION_BOUND_MS,
     )
+
+
+def test_redis_away_and_back_the_fleet_keeps_deciding(fleet, redis_server) -> None:  # noqa: F811
+    """Redis away: each enforcer keeps deciding; Redis back: blocks reach the other, none lost.
+
+    While Redis is down both answer from their mirrors and a new block holds where it was
+    made; when Redis returns the queued block reaches the other enforcer.
+    """
+    a, b = fleet
+    assert auth(a, "88.8.8.1", "/v1/products/admin-export", "tok-p") == 403
+    honoured_within(lambda: auth(b, "88.8.8.1", "/v1/products/3") == 403, PROPAGATION_BOUND_MS)
+    redis_server.kill()
+    started = time.perf_counter()
+    assert auth(b, "88.8.8.1", "/v1/products/4") == 403  # known before the outage
+    assert auth(b, "10.1.0.7", "/v1/products/4", "tok-7") == 200
+    assert auth(a, "88.8.8.2", "/v1/products/admin-export", "tok-q") == 403  # new, local
+    assert auth(a, "88.8.8.2", "/v1/products/5") == 403
+    assert time.perf_counter() - started < 2.0  # no call waited on Redis
+    assert auth(b, "88.8.8.2", "/v1/products/5") == 200  # not shared while Redis is away
+    redis_server.start()
+    honoured_within(lambda: auth(b, "88.8.8.2", "/v1/products/6") == 403, 10_000)
+    assert auth(b, "88.8.8.1", "/v1/products/7") == 403  # the earlier block survived
