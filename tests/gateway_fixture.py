@@ -55,6 +55,7 @@ def render_conf(
     log_udp: int | None,
     recorded: bool = False,
     trust_forwarded: bool = False,
+    fail_closed: bool = False,
 ) -> str:
     """Return ``deploy/nginx/apibehave.conf`` with its ports replaced.
 
@@ -71,6 +72,8 @@ def render_conf(
         recorded traffic through nginx).
     trust_forwarded : bool
         Trust ``X-Forwarded-For`` from loopback (many clients from one load generator).
+    fail_closed : bool
+        Delete the two fail-open lines, as deploy/nginx/README.md tells to fail closed.
     """
     text = NGINX_CONF.read_text()
 
@@ -89,6 +92,9 @@ def render_conf(
         swap(r"syslog:server=127\.0\.0\.1:8091,", f"syslog:server=127.0.0.1:{log_udp},")
     if enforcer is None:
         swap(r"^\s*auth_request /_apibehave_auth;$", "        auth_request off;")
+    if fail_closed:
+        swap(r"^\s*proxy_intercept_errors on;.*$", "")
+        swap(r"^\s*error_page 500 502 503 504 = @apibehave_fail_open;$", "")
     if recorded:
         swap(
             r'proxy_set_header X-Event-Time "";',
@@ -154,10 +160,10 @@ class Nginx:
         wait_port(port, process=self.process)
 
     def stop(self) -> None:
-        """Stop nginx (QUIT, then KILL if it lingers)."""
+        """Stop nginx (TERM, then KILL if it lingers)."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGQUIT)
+        self.process.send_signal(signal.SIGTERM)  # fast shutdown
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -171,7 +177,11 @@ class Nginx:
 
 
 class _EchoHandler(http.server.BaseHTTPRequestHandler):
-    """Answers with the status and body size the client asks for (``X-Test-*`` headers)."""
+    """Answers with the status and body size the client asks for (``X-Test-*`` headers).
+
+    Asked as ``/auth`` with ``X-Test-Auth-Status``, it answers that status instead: a
+    stand-in enforcer for checking what nginx does with each answer.
+    """
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed ACK)
@@ -181,6 +191,8 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         status = int(self.headers.get("X-Test-Status") or 200)
+        if self.path.startswith("/auth") and self.headers.get("X-Test-Auth-Status"):
+            status = int(self.headers["X-Test-Auth-Status"])  # standing in for the enforcer
         body = b"x" * int(self.headers.get("X-Test-Bytes") or 2)
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
@@ -201,7 +213,9 @@ class Upstream:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> None:
         """Serve in a background thread."""

@@ -184,24 +184,55 @@ def attack_report(enforcer: Enforcer) -> dict:
         return json.loads(answer.read())
 
 
-def test_enforcer_down_fails_open_within_the_timeout(world, tmp_path: Path) -> None:
-    """With no enforcer listening, nginx lets calls through (the documented fail-open)."""
-    upstream = Upstream()
+@pytest.mark.parametrize(
+    ("auth_status", "fail_closed", "expected"),
+    [
+        (200, False, 200),  # allow: the upstream answers
+        (403, False, 403),  # block: nginx answers 403 itself
+        (500, False, 200),  # enforcer failing: fail open
+        (503, False, 200),
+        (400, False, 500),  # a call the enforcer cannot read: not let through
+        (500, True, 500),  # fail closed: the two fail-open lines deleted
+        (None, False, 200),  # nothing listens: fail open
+        (None, True, 500),
+    ],
+)
+def test_what_nginx_does_with_each_enforcer_answer(
+    tmp_path: Path, auth_status: int | None, fail_closed: bool, expected: int
+) -> None:
+    """The shipped configuration maps each answer of /auth as deploy/nginx/README.md says."""
+    upstream, stand_in = Upstream(), Upstream()
     upstream.start()
+    stand_in.start()
     port = free_port()
+    enforcer_port = stand_in.port if auth_status is not None else free_port()
     nginx = Nginx(
         tmp_path / "nginx",
-        render_conf(listen=port, upstream=upstream.port, enforcer=free_port(), log_udp=None),
+        render_conf(
+            listen=port,
+            upstream=upstream.port,
+            enforcer=enforcer_port,
+            log_udp=None,
+            fail_closed=fail_closed,
+        ),
     )
     try:
         nginx.start(port)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"X-Test-Status": "200", "X-Test-Bytes": "5"}
+        if auth_status is not None:
+            headers["X-Test-Auth-Status"] = str(auth_status)
         started = time.perf_counter()
-        connection.request("GET", "/v1/products/1", headers={"X-Test-Status": "200"})
+        connection.request("GET", "/v1/products/1", headers=headers)
         answer = connection.getresponse()
-        answer.read()
-        assert answer.status == 200
+        body = answer.read()
+        assert answer.status == expected, nginx.errors()[-500:]
         assert time.perf_counter() - started < 1.0
+        if expected == 200:
+            assert body == b"xxxxx"  # the upstream's own answer
+        if expected == 403:
+            assert json.loads(body)["by"] == "apibehave"
     finally:
         nginx.stop()
         upstream.stop()
+        stand_in.stop()
