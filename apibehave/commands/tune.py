@@ -59,6 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Tune, print the Pareto front and the chosen trial, optionally write it."""
+    _check_sources(args)  # before importing anything heavy: a mistake here answers at once
     import yaml
 
     from apibehave.common.output import check_output_path
@@ -94,11 +95,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _data(args: argparse.Namespace, params: Any) -> tuple[Any, Any, Any]:
-    from apibehave.schema import read_events
-    from apibehave.schema.catalogue import load_catalogue
-    from apibehave.workbench.tune import simulate_tuning_data, split_by_time
-
+def _check_sources(args: argparse.Namespace) -> None:
     sources = {
         "--validation": args.validation is not None,
         "--split": args.split is not None,
@@ -107,15 +104,22 @@ def _data(args: argparse.Namespace, params: Any) -> tuple[Any, Any, Any]:
     chosen = [name for name, on in sources.items() if on]
     if len(chosen) != 1:
         raise UserError("give exactly one of --validation, --split or --simulate")
+    if args.simulate and args.events:
+        raise UserError("--simulate makes its own events; drop --events")
+    if not args.simulate and not args.events:
+        raise UserError(f"{chosen[0]} needs --events")
+
+
+def _data(args: argparse.Namespace, params: Any) -> tuple[Any, Any, Any]:
+    from apibehave.schema import read_events
+    from apibehave.schema.catalogue import load_catalogue
+    from apibehave.workbench.tune import simulate_tuning_data, split_by_time
+
     if args.simulate:
-        if args.events:
-            raise UserError("--simulate makes its own events; drop --events")
         seed = params.pipeline.tuning_seed if args.sim_seed is None else args.sim_seed
         scale = params.pipeline.tuning_scale if args.sim_scale is None else args.sim_scale
         train, validation, catalogue = simulate_tuning_data(params.simulate, seed=seed, scale=scale)
         return train, validation, load_catalogue(args.apis) if args.apis else catalogue
-    if not args.events:
-        raise UserError(f"{chosen[0]} needs --events")
     catalogue = load_catalogue(args.apis) if args.apis else None
     events = read_events(args.events)
     if args.split is not None:
