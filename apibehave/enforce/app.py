@@ -71,6 +71,7 @@ log = logging.getLogger("apibehave.enforce")
 Handler = Callable[[Request], Awaitable[Response]]
 SWEEP_EVERY_S = 1.0
 ADMIN_BODY_LIMIT = 64 * 1024
+MAX_CORRELATION_LENGTH = 200
 _ALLOW_BYTES = b'{"decision":"allow"}'
 _OK_BYTES = b'{"ok":true}'
 
@@ -119,7 +120,11 @@ def create_app(
         settings, model, manifest, deny=deny, allow=allow, call_log=call_log, digester=digester
     )
     routes = _Routes(enforcer, admin_token, ase_token)
-    app = Starlette(routes=routes.table(), lifespan=routes.lifespan)
+    app = Starlette(
+        routes=routes.table(),
+        lifespan=routes.lifespan,
+        exception_handlers={404: _not_found, 405: _not_allowed},
+    )
     app.state.enforcer = enforcer
     return app
 
@@ -234,7 +239,7 @@ class _Routes:
         body = await read_json(request, self.settings.max_body_bytes)
         event_time = self._event_time(request)
         event, body_correlation = ase_request_event(body, self.enforcer.serving.model.catalogue)
-        correlation = request.headers.get("x-correlationid") or body_correlation
+        correlation = _correlation(request.headers.get("x-correlationid") or body_correlation)
         verdict = self.enforcer.on_request(event, correlation, "ase", event_time)
         return _verdict_response(verdict)
 
@@ -244,7 +249,7 @@ class _Routes:
         body = await read_json(request, self.settings.max_body_bytes)
         event_time = self._event_time(request)
         status, size, body_correlation = ase_response_fields(body)
-        correlation = request.headers.get("x-correlationid") or body_correlation
+        correlation = _correlation(request.headers.get("x-correlationid") or body_correlation)
         if not correlation:
             raise HTTPProblemError(400, "a response needs the X-CorrelationID header")
         paired = self.enforcer.on_response(correlation, status, size, event_time)
@@ -261,7 +266,7 @@ class _Routes:
         peer = request.client.host if request.client else None
         event = auth_event(request.headers, peer, self.enforcer.serving.model.catalogue)
         headers = request.headers
-        correlation = headers.get("x-request-id") or headers.get("x-correlationid")
+        correlation = _correlation(headers.get("x-request-id") or headers.get("x-correlationid"))
         verdict = self.enforcer.on_request(event, correlation, "auth", event_time)
         return _verdict_response(verdict)
 
@@ -435,10 +440,26 @@ class _Routes:
         return Response(self._openapi, 200, media_type="application/json")
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return problem_response(HTTPProblemError(404, "no such route"))
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    answer = problem_response(HTTPProblemError(405, "method not allowed on this route"))
+    answer.headers.update(getattr(exc, "headers", None) or {})  # Allow: the route's methods
+    return answer
+
+
 def _verdict_response(verdict: Any) -> Response:
     if verdict.status == 200 and verdict.body.get("reason") is None:
         return Response(_ALLOW_BYTES, 200, media_type="application/json")
     return json_response(verdict.body, verdict.status)
+
+
+def _correlation(value: str | None) -> str | None:
+    if value is not None and len(value) > MAX_CORRELATION_LENGTH:
+        raise HTTPProblemError(400, f"correlation ids are at most {MAX_CORRELATION_LENGTH} chars")
+    return value or None
 
 
 def _check_kind(kind: str) -> None:

@@ -13,6 +13,9 @@ from apibehave.engine.lists import IDENTIFIER_KINDS
 from apibehave.schema.attacks import ATTACK_TYPES
 
 _JSON = "application/json"
+_METHOD = {"type": "string", "pattern": "^[A-Za-z]+(-[A-Za-z]+)*$", "maxLength": 32}
+_EPOCH = {"type": "string", "pattern": "^[0-9]{1,11}(\\.[0-9]{1,9})?$",
+          "description": "epoch seconds (ISO-8601 is accepted too)"}  # fmt: skip
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -28,13 +31,19 @@ def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str,
 
 _ERROR = _answer("a one-line reason", _ref("Error"))
 _ADMIN = [{"admin": []}]
-_SIDEBAND_HEADERS = [
-    {"name": "X-CorrelationID", "in": "header", "required": False,
-     "schema": {"type": "string", "maxLength": 200}},
-    {"name": "X-Event-Time", "in": "header", "required": False,
-     "description": "epoch seconds; read only with --trust-event-time",
-     "schema": {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{0,9})?$"}},
-]  # fmt: skip
+_EVENT_TIME = {
+    "name": "X-Event-Time",
+    "in": "header",
+    "required": False,
+    "description": "epoch seconds such as 1767225600.25; read (and then required) "
+    "only with --trust-event-time",
+    "schema": {"type": "string"},
+}
+
+
+def _correlation(required: bool) -> dict[str, Any]:
+    return {"name": "X-CorrelationID", "in": "header", "required": required,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200}}  # fmt: skip
 
 
 def _sideband_errors() -> dict[str, Any]:
@@ -81,29 +90,34 @@ def openapi_document() -> dict[str, Any]:
         "Error": {"type": "object", "required": ["error"],
                   "properties": {"error": {"type": "string"}}},
         "Header": {"type": "object", "maxProperties": 1,
-                   "additionalProperties": {"type": ["string", "integer"]}},
+                   "propertyNames": {"maxLength": 40},
+                   "additionalProperties": {"type": ["string", "integer"], "maxLength": 200}},
         "AseRequest": {
             "type": "object",
             "required": ["source_ip", "method", "url"],
             "properties": {
-                "source_ip": {"type": "string"},
-                "source_port": {"type": ["integer", "string"]},
-                "method": {"type": "string"},
-                "url": {"type": "string"},
-                "http_version": {"type": "string"},
-                "headers": {"type": "array", "items": _ref("Header")},
-                "user_info": {"type": ["array", "object"]},
-                "body": {"type": "string"},
+                "source_ip": {"type": "string", "maxLength": 45,
+                              "pattern": "^[0-9A-Fa-f:.]*[0-9A-Fa-f][0-9A-Fa-f:.]*$"},
+                "source_port": {"type": ["integer", "string"], "maxLength": 8},
+                "method": _METHOD,
+                "url": {"type": "string", "maxLength": 1000,
+                        "pattern": "^(/|[A-Za-z][A-Za-z0-9+.]*://)"},
+                "http_version": {"type": "string", "maxLength": 16},
+                "headers": {"type": "array", "maxItems": 8, "items": _ref("Header")},
+                "user_info": {"type": ["array", "object"], "maxItems": 2,
+                              "maxProperties": 2},
+                "body": {"type": "string", "maxLength": 1000},
             },
         },
         "AseResponse": {
             "type": "object",
             "required": ["response_code"],
             "properties": {
-                "response_code": {"type": ["string", "integer"]},
-                "response_status": {"type": "string"},
-                "http_version": {"type": "string"},
-                "headers": {"type": "array", "items": _ref("Header")},
+                "response_code": {"type": ["string", "integer"], "pattern": "^[0-9]{1,3}$",
+                                  "minimum": 0, "maximum": 999},
+                "response_status": {"type": "string", "maxLength": 64},
+                "http_version": {"type": "string", "maxLength": 16},
+                "headers": {"type": "array", "maxItems": 8, "items": _ref("Header")},
             },
         },
         "Decision": {
@@ -128,11 +142,12 @@ def openapi_document() -> dict[str, Any]:
             "properties": {
                 "kind": {"type": "string", "enum": list(IDENTIFIER_KINDS)},
                 "value": {"type": "string", "minLength": 1},
-                "ttl_s": {"type": ["number", "null"], "minimum": 0},
+                "ttl_s": {"type": ["number", "null"], "minimum": 0, "maximum": 315360000},
             },
         },
         "EntryKey": {
             "type": "object",
+            "dependentRequired": {"value": ["kind"]},
             "properties": {
                 "kind": {"type": "string", "enum": list(IDENTIFIER_KINDS)},
                 "value": {"type": "string", "minLength": 1},
@@ -152,7 +167,7 @@ def openapi_document() -> dict[str, Any]:
             "post": {
                 "summary": "Decide on one API call (PingIntelligence ASE sideband request)",
                 "operationId": "ase_request",
-                "parameters": _SIDEBAND_HEADERS,
+                "parameters": [_correlation(False), _EVENT_TIME],
                 "requestBody": {"required": True,
                                 "content": {_JSON: {"schema": _ref("AseRequest")}}},
                 "responses": {"200": _answer("allow", _ref("Decision")),
@@ -164,7 +179,7 @@ def openapi_document() -> dict[str, Any]:
             "post": {
                 "summary": "The response of an earlier request (paired by X-CorrelationID)",
                 "operationId": "ase_response",
-                "parameters": _SIDEBAND_HEADERS,
+                "parameters": [_correlation(True), _EVENT_TIME],
                 "requestBody": {"required": True,
                                 "content": {_JSON: {"schema": _ref("AseResponse")}}},
                 "responses": {"200": _answer("taken", _ref("Paired")), **_sideband_errors()},
@@ -178,12 +193,12 @@ def openapi_document() -> dict[str, Any]:
                     {"name": "X-Original-URI", "in": "header", "required": True,
                      "schema": {"type": "string", "minLength": 1}},
                     {"name": "X-Original-Method", "in": "header", "required": False,
-                     "schema": {"type": "string"}},
+                     "schema": _METHOD},
                     {"name": "X-Real-IP", "in": "header", "required": False,
                      "schema": {"type": "string"}},
                     {"name": "X-Request-ID", "in": "header", "required": False,
                      "schema": {"type": "string"}},
-                    _SIDEBAND_HEADERS[1],
+                    _EVENT_TIME,
                 ],
                 "responses": {"200": _answer("allow", _ref("Decision")),
                               "403": _answer("block", _ref("Decision")),
@@ -201,8 +216,8 @@ def openapi_document() -> dict[str, Any]:
                     {"name": "type", "in": "query", "schema": {"type": "string",
                                                                "enum": list(ATTACK_TYPES)}},
                     {"name": "api", "in": "query", "schema": {"type": "string"}},
-                    {"name": "since", "in": "query", "schema": {"type": "string"}},
-                    {"name": "until", "in": "query", "schema": {"type": "string"}},
+                    {"name": "since", "in": "query", "schema": _EPOCH},
+                    {"name": "until", "in": "query", "schema": _EPOCH},
                     {"name": "mode", "in": "query",
                      "schema": {"type": "string", "enum": ["enforce", "shadow"]}},
                     {"name": "limit", "in": "query",
@@ -253,7 +268,8 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "admin_reload",
                 "security": _ADMIN,
                 "requestBody": {"required": False, "content": {_JSON: {"schema": {
-                    "type": "object", "properties": {"bundle": {"type": "string"}}}}}},
+                    "type": "object",
+                    "properties": {"bundle": {"type": "string", "minLength": 1}}}}}},
                 "responses": {"200": _answer("reloaded", {"type": "object"}),
                               "409": _answer("refused; the old bundle serves on",
                                              {"type": "object"}),
