@@ -152,7 +152,7 @@ CELLS: dict[str, list[tuple[str, str]]] = {
             "code",
             opening(
                 "03_train",
-                "from apibehave.workbench import plots, stages",
+                "from tqdm.auto import tqdm\n\nfrom apibehave.workbench import plots, stages",
             ),
         ),
         (
@@ -172,7 +172,7 @@ CELLS: dict[str, list[tuple[str, str]]] = {
             "code",
             "model = candidate.result.model\n"
             "features, apis = candidate.threshold_inputs()\n"
-            "for api in sorted(model.detectors.detectors):\n"
+            'for api in tqdm(sorted(model.detectors.detectors), desc="threshold plots"):\n'
             "    figure = plots.threshold_figure(model, features, apis, api)\n"
             '    display(step.log_figure(figure, f"thresholds_{api}.png"))',
         ),

@@ -102,3 +102,17 @@ def test_missing_notebook_is_named(project: Path, capsys) -> None:
     (project / "nb").mkdir()
     assert main(["pipeline", "-p", "pipeline.notebooks_dir=nb"]) == 2
     assert "no notebook nb/01_traffic.ipynb" in capsys.readouterr().err
+
+
+def test_unopenable_mlflow_store_is_named(project: Path, monkeypatch, capsys) -> None:
+    """An MLflow store that cannot be opened stops the run with its URI."""
+    (project / "nb").mkdir()
+    for name in NOTEBOOKS:
+        _write(project / "nb", name, "x = 1")
+    (project / "broken.db").write_text("this is not an SQLite database\n" * 100)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'broken.db'}")
+    assert main(["pipeline", "-p", "pipeline.notebooks_dir=nb"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the MLflow store sqlite:///" in err and "broken.db" in err
+    assert "Traceback" not in err
+    assert not (project / "runs").exists()

@@ -118,8 +118,8 @@ def run_pipeline(
     missing = [str(s) for s in sources if not s.is_file()]
     if missing:
         raise UserError(f"pipeline.notebooks_dir: no notebook {missing[0]}")
-    run_dir = _new_run_dir(Path(params.pipeline.runs_dir))
     mlflow = configure_tracking(params.pipeline.experiment)
+    run_dir = _new_run_dir(Path(params.pipeline.runs_dir))
     tags = {"pipeline.run_dir": str(run_dir), "params_hash": params.params_hash}
     with tracked_run(params.pipeline.experiment, f"pipeline {run_dir.name}", tags) as run:
         result = PipelineResult(run_dir=run_dir, run_id=run.info.run_id)

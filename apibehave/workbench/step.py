@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,8 @@ def open_step(
     track : bool
         Start an MLflow run.
     """
+    # text progress bars in notebooks without ipywidgets, without tqdm's warning about it
+    warnings.filterwarnings("ignore", message="IProgress not found")
     project = Path(project_dir).resolve() if project_dir else find_project()
     if not project.is_dir():
         raise UserError(f"project_dir {project}: no such folder")
