@@ -11,7 +11,9 @@ What is measured: requests per second and latency percentiles that wrk sees at c
   streaming features, the bundle's models) and every response reaches it through the JSON
   access log over syslog/UDP;
 * ``nginx_enforcer_2w``: two enforcer workers behind nginx's keep-alive pool, without the
-  access log (one UDP listener cannot serve two worker processes; see deploy/nginx/README.md).
+  access log (one UDP listener cannot serve two worker processes; see deploy/nginx/README.md);
+* ``python_api_*``: the first two again with a one-process uvicorn app as the API (an
+  ordinary API server on the same cores), for context.
 
 Clients: a wrk Lua script spreads calls over 20,000 client addresses (``X-Forwarded-For``,
 trusted from loopback as behind a load balancer) and tokens, and 3,000 product ids, so the
@@ -55,6 +57,7 @@ from tests.gateway_fixture import (  # noqa: E402 - the repository root goes on 
     Nginx,
     free_udp_port,
     render_conf,
+    wait_port,
 )
 from tests.redis_fixture import RedisServer, ensure_installed, free_port  # noqa: E402
 
@@ -74,6 +77,15 @@ request = function()
   headers["User-Agent"] = "Mozilla/5.0"
   return wrk.format("GET", "/v1/products/" .. math.random(1, 3000), headers)
 end
+"""
+
+TINY_API = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"3")]})
+    await send({"type": "http.response.body", "body": b"ok\\n"})
 """
 
 UPSTREAM_BLOCK = """
@@ -156,9 +168,23 @@ def measure(
     script: Path,
     seconds: int,
     workers: int | None,
+    api: str = "nginx",
 ) -> dict:
-    """Start nginx (and the enforcer with ``workers`` processes, unless None) and load it."""
+    """Start nginx (and the enforcer with ``workers`` processes, unless None) and load it.
+
+    ``api`` is the upstream: ``nginx`` (a server block of the same nginx) or ``python`` (a
+    one-process uvicorn app, standing for an ordinary API server).
+    """
     port, upstream = free_port(), free_port()
+    api_process = None
+    if api == "python":
+        (folder / "tiny_api.py").write_text(TINY_API)
+        api_process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "tiny_api:app", "--app-dir", str(folder),
+             "--host", "127.0.0.1", "--port", str(upstream), "--log-level", "warning",
+             "--no-access-log"],
+        )  # fmt: skip
+        wait_port(upstream, process=api_process)
     enforcer = None
     log_udp = None
     if workers is not None:
@@ -176,13 +202,15 @@ def measure(
         enforcer=enforcer.port if enforcer else None,
         log_udp=log_udp,
         trust_forwarded=True,
-    ) + UPSTREAM_BLOCK.format(port=upstream)
+    ) + (UPSTREAM_BLOCK.format(port=upstream) if api == "nginx" else "")
     nginx = Nginx(folder / f"{name}-nginx", site, workers=1)
     try:
         nginx.start(port)
         cpu_before = {"nginx": cpu_seconds(nginx.process.pid)}
         if enforcer:
             cpu_before["enforcer"] = cpu_seconds(enforcer.process.pid)
+        if api_process:
+            cpu_before["api"] = cpu_seconds(api_process.pid)
         started = time.perf_counter()
         result = run_wrk(wrk, f"http://127.0.0.1:{port}/", script, seconds)
         result["wall_s"] = round(time.perf_counter() - started, 2)
@@ -193,6 +221,8 @@ def measure(
             )
             result["enforcer_workers"] = workers
             result["access_log_to_enforcer"] = log_udp is not None
+        if api_process:
+            result["cpu_s"]["api"] = round(cpu_seconds(api_process.pid) - cpu_before["api"], 2)
         cpu_total = sum(result["cpu_s"].values())
         result["server_cpu_ms_per_request"] = round(
             1000 * cpu_total / max(1, result["requests"]), 4
@@ -207,6 +237,9 @@ def measure(
         nginx.stop()
         if enforcer:
             enforcer.stop()
+        if api_process:
+            api_process.terminate()
+            api_process.wait(timeout=10)
 
 
 def measure_redis_store(folder: Path, blocks: int = 200, lookups: int = 200_000) -> dict:
@@ -272,12 +305,14 @@ def main(argv: list[str] | None = None) -> int:
         script.write_text(WRK_SCRIPT)
         bundle = train_bundle(folder)
         runs = {}
-        for name, workers in (
-            ("nginx_alone", None),
-            ("nginx_enforcer_1w", 1),
-            ("nginx_enforcer_2w", 2),
+        for name, workers, api in (
+            ("nginx_alone", None, "nginx"),
+            ("nginx_enforcer_1w", 1, "nginx"),
+            ("nginx_enforcer_2w", 2, "nginx"),
+            ("python_api_nginx_alone", None, "python"),
+            ("python_api_nginx_enforcer_1w", 1, "python"),
         ):
-            runs[name] = measure(name, folder, bundle, wrk, script, args.seconds, workers)
+            runs[name] = measure(name, folder, bundle, wrk, script, args.seconds, workers, api)
             print(name, json.dumps(runs[name]))
         redis_store = measure_redis_store(folder)
         print("redis_store", json.dumps(redis_store))
@@ -285,14 +320,19 @@ def main(argv: list[str] | None = None) -> int:
     ratios = {
         name: round(run["requests_per_s"] / alone, 3)
         for name, run in runs.items()
-        if name != "nginx_alone"
+        if name.startswith("nginx_enforcer")
     }
     alone_cpu = runs["nginx_alone"]["server_cpu_ms_per_request"]
     cpu_ratios = {
         name: round(alone_cpu / run["server_cpu_ms_per_request"], 3)
         for name, run in runs.items()
-        if name != "nginx_alone"
+        if name.startswith("nginx_enforcer")
     }
+    python_ratio = round(
+        runs["python_api_nginx_enforcer_1w"]["requests_per_s"]
+        / runs["python_api_nginx_alone"]["requests_per_s"],
+        3,
+    )
     best = max(ratios.values())
     report = {
         "what": "wrk -t1 -c32 on loopback through nginx (1 worker) to a 3-byte upstream "
@@ -307,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "ratio_to_nginx_alone": ratios,
         "cpu_ratio_to_nginx_alone": cpu_ratios,
+        "python_api_ratio": python_ratio,
+        "python_api_note": "the same comparison with a one-process uvicorn app as the API "
+        "(an ordinary API server sharing the cores) instead of nginx answering by itself; "
+        "context only: meets_target judges the nginx-answered upstream above",
         "cpu_ratio_note": "server CPU per request of nginx alone / of nginx + enforcer "
         "(nginx and enforcer processes, wrk excluded): what throughput ratio the same cores "
         "would give without contention from other work",
