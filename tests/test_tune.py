@@ -187,7 +187,7 @@ def cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_runs_two_workers_and_writes_the_chosen_settings(logs, tmp_path) -> None:
-    """`apibehave tune --workers 2` prints the front and writes train.learning as YAML."""
+    """`apibehave tune --workers 2` on an RDB (SQLite) study writes train.learning as YAML."""
     train, validation = logs
     write_events(train, tmp_path / "train.parquet")
     write_events(validation, tmp_path / "validation.parquet")
@@ -197,13 +197,17 @@ def test_cli_runs_two_workers_and_writes_the_chosen_settings(logs, tmp_path) -> 
     )
     result = cli("--events", "train.parquet", "--validation", "validation.parquet",
                  "--apis", "apis.yaml", "--params", "params.yaml", "--trials", "4",
-                 "--workers", "2", "--storage", "study.journal", "--out", "chosen.yaml",
+                 "--workers", "2", "--storage", "sqlite:///study.db", "--out", "chosen.yaml",
                  "--no-track", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Pareto front" in result.stdout and "chosen: trial" in result.stdout
     chosen = yaml.safe_load((tmp_path / "chosen.yaml").read_text())
     assert 0.5 < chosen["train"]["learning"]["normal_quantile"] < 1
     assert not (tmp_path / "mlruns").exists()
+    study = optuna.load_study(study_name="apibehave-tune", storage="sqlite:///" +
+                              str(tmp_path / "study.db"))  # fmt: skip
+    trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(trials) >= 4 and sum(bool(t.user_attrs.get("baseline")) for t in trials) == 1
 
 
 @pytest.mark.parametrize(

@@ -176,6 +176,20 @@ class SearchSpace:
             clipped[name] = type(low)(min(high, max(low, value)))
         return clipped
 
+    def distributions(self) -> dict[str, Any]:
+        """Return the Optuna distributions :meth:`suggest` samples from."""
+        from optuna.distributions import FloatDistribution, IntDistribution
+
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            low, high = getattr(self, f.name)
+            if isinstance(low, int) and isinstance(high, int):
+                out[f.name] = IntDistribution(low, high)
+            else:
+                out[f.name] = FloatDistribution(float(low), float(high),
+                                                log=f.name in _LOG_SCALE)  # fmt: skip
+        return out
+
     def suggest(self, trial: Any) -> dict[str, Any]:
         """Sample one point of the space for an Optuna trial."""
         values: dict[str, Any] = {}
@@ -489,22 +503,52 @@ def open_study(tune: TuneSettings, worker: int = 0) -> Any:
         raise UserError(f"study {tune.study_name!r} in {tune.storage}: {exc}") from exc
 
 
+def _evaluate_point(
+    data: TuningData, base: TrainSettings, tune: TuneSettings, params: Mapping[str, Any],
+    worker: int,
+) -> tuple[tuple[float, float], dict[str, Any]]:  # fmt: skip
+    """Score one point of the space: the two objective values and the trial's records."""
+    started = time.perf_counter()
+    settings = replace(base, learning=tune.space.learning(params, base.learning))
+    figures = data.score(settings)
+    attrs = {
+        "learning": asdict(settings.learning),
+        "recall_by_type": figures["recall_by_type"],
+        "benign_clients_blocked_per_1000": figures["benign_clients_blocked_per_1000"],
+        "worker": f"{os.uname().nodename}:{os.getpid()}:{worker}",
+        "seconds": time.perf_counter() - started,
+    }
+    return (figures["mean_actor_recall"], figures["benign_share_calls_blocked"]), attrs
+
+
 def _objective(data: TuningData, base: TrainSettings, tune: TuneSettings, worker: int) -> Any:
     def objective(trial: Any) -> tuple[float, float]:
-        started = time.perf_counter()
-        params = tune.space.suggest(trial)
-        settings = replace(base, learning=tune.space.learning(params, base.learning))
-        figures = data.score(settings)
-        trial.set_user_attr("learning", asdict(settings.learning))
-        trial.set_user_attr("recall_by_type", figures["recall_by_type"])
-        trial.set_user_attr(
-            "benign_clients_blocked_per_1000", figures["benign_clients_blocked_per_1000"]
-        )
-        trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}:{worker}")
-        trial.set_user_attr("seconds", time.perf_counter() - started)
-        return figures["mean_actor_recall"], figures["benign_share_calls_blocked"]
+        values, attrs = _evaluate_point(data, base, tune, tune.space.suggest(trial), worker)
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        return values
 
     return objective
+
+
+def add_baseline(study: Any, data: TuningData, base: TrainSettings, tune: TuneSettings) -> None:
+    """Add the base settings (clipped into the space) as a completed trial.
+
+    Scored here and added whole, rather than enqueued: with an RDB storage such as SQLite
+    two workers could both pick up one enqueued trial.
+    """
+    import optuna
+
+    params = tune.space.params_of(base.learning)
+    values, attrs = _evaluate_point(data, base, tune, params, 0)
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=params,
+            distributions=tune.space.distributions(),
+            values=list(values),
+            user_attrs={**attrs, "baseline": True},
+        )
+    )
 
 
 def run_worker(
@@ -516,19 +560,22 @@ def run_worker(
     target_trials: int,
     worker: int = 0,
     ready: Any = None,
+    data: TuningData | None = None,
 ) -> int:
     """Run trials on the shared study until it holds ``target_trials`` trials.
 
     This is what each worker process runs; a process on another machine that reaches the
     same storage can call it too. ``ready`` is an optional barrier the workers of one call
-    pass once their data is prepared, so all start trials together. Returns the number of
-    trials this worker ran.
+    pass once their data is prepared, so all start trials together; ``data`` is the
+    prepared data when the caller has it already. Returns the number of trials this worker
+    ran.
     """
     import optuna
 
     if isinstance(catalogue, Mapping):
         catalogue = Catalogue.from_dict(catalogue)
-    data = TuningData(train, validation, catalogue)
+    if data is None:
+        data = TuningData(train, validation, catalogue)
     study = open_study(tune, worker)
     if ready is not None:
         # a worker that failed aborts the barrier; go on, its exit code is checked
@@ -770,10 +817,11 @@ def run_tuning(
     tune = tune or TuneSettings()
     check_validation(validation)
     started = time.perf_counter()
+    data = TuningData(train, validation, catalogue)
     study = open_study(tune)
     before = len(study.trials)
     if before == 0:  # the base settings are the first trial: a reference on the front
-        study.enqueue_trial(tune.space.params_of(base.learning), user_attrs={"baseline": True})
+        add_baseline(study, data, base, tune)
     target = before + tune.n_trials
     catalogue_data = catalogue.to_dict() if catalogue is not None else None
     processes = []
@@ -787,7 +835,7 @@ def run_tuning(
             process.start()
             processes.append(process)
     try:
-        run_worker(train, validation, catalogue, base, tune, target, 0, ready)
+        run_worker(train, validation, catalogue, base, tune, target, 0, ready, data)
     except BaseException:
         if ready is not None:
             ready.abort()
