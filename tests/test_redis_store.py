@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import redis
 
+from apibehave.common.errors import UserError
 from apibehave.engine.lists import ListEntry
 from apibehave.engine.redis_store import PROPAGATION_BOUND_MS, RedisListStore
 from tests.redis_fixture import RedisServer, free_port, redis_server  # noqa: F401 - fixture
@@ -209,6 +210,15 @@ def test_a_store_without_redis_serves_its_own_view_and_never_raises(tmp_path) ->
         assert "redis unavailable" in status["last_error"]
     finally:
         store.close(timeout_s=0.1)
+
+
+def test_bad_settings_are_one_line_user_errors() -> None:
+    """A namespace or prefix that would not make clean Redis keys, or a bad URL, is refused."""
+    for options in ({"namespace": "deny list"}, {"prefix": "a*b"}, {"prefix": ""}):
+        with pytest.raises(UserError):
+            RedisListStore("redis://127.0.0.1:1/0", start=False, **options)
+    with pytest.raises(UserError):
+        RedisListStore("http://nowhere", start=False)
 
 
 def test_the_write_queue_is_bounded(tmp_path) -> None:

@@ -110,6 +110,8 @@ class RedisListStore:
     ) -> None:
         if not namespace.isidentifier():
             raise UserError(f"list namespace must be a word, got {namespace!r}")
+        if not prefix or not all(c.isalnum() or c in "_-.:" for c in prefix):
+            raise UserError(f"Redis key prefix must be letters, digits, '_-.:', got {prefix!r}")
         self.url = url
         self.namespace = namespace
         self.resync_interval_s = resync_interval_s
