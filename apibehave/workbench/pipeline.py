@@ -230,6 +230,7 @@ def _finalize(params: Params, run_dir: Path, result: PipelineResult, echo: Calla
     from apibehave.bundle.model_bundle import load_model_bundle
     from apibehave.common.output import atomic_output
     from apibehave.workbench.registry import (
+        CHALLENGER,
         CHAMPION,
         alias_version,
         copy_to_registered_model,
@@ -241,6 +242,8 @@ def _finalize(params: Params, run_dir: Path, result: PipelineResult, echo: Calla
     registry = _record(run_dir, "registry") or {}
     if registry.get("promoted") and registry.get("release_on_success"):
         version = release_staging(name)
+        if alias_version(name, CHALLENGER) == version:  # it is no longer a challenger
+            _drop_alias(name, CHALLENGER)
         echo(f"registry: {name} v{version} is now {CHAMPION}")
         if params.register.production_model:
             copied = copy_to_registered_model(name, version, params.register.production_model)
@@ -256,6 +259,12 @@ def _finalize(params: Params, run_dir: Path, result: PipelineResult, echo: Calla
         shutil.copytree(staged, tmp, dirs_exist_ok=True)
     result.bundle = params.export.bundle_dir
     echo(f"bundle: {params.export.bundle_dir} now serves {name} v{result.champion}")
+
+
+def _drop_alias(name: str, alias: str) -> None:
+    from apibehave.workbench.tracking import connect
+
+    connect().MlflowClient().delete_registered_model_alias(name, alias)
 
 
 def registry_lines(name: str, limit: int = 6) -> list[str]:
