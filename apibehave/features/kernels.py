@@ -206,7 +206,14 @@ def window_pass(
     buf = np.zeros((max(n_deques, 1), longest), np.int64)
     head = np.zeros(n_prims, np.int64)
     tail = np.zeros(n_prims, np.int64)
-    gaps = np.zeros((m, 1), np.int64)  # whole ms from the previous call of the group
+    has_gaps = False
+    for k in range(n_prims):
+        if prims[k, 0] == OP_GAP_SUM or prims[k, 0] == OP_GAP_SQSUM or prims[k, 0] == OP_GAP_MIN:
+            has_gaps = True
+    # whole ms from the previous call of the group (only kept when a gap primitive reads it)
+    gaps = np.zeros((m if has_gaps else 1, 1), np.int64)
+    everything = np.arange(n_prims)
+    n_responses = responses.shape[0]
     gap_sum = 0
     gap_sqsum = 0
     values = np.zeros(n_prims, np.int64)
@@ -215,59 +222,32 @@ def window_pass(
         start = first[p]
         if start == p:
             if p > 0:  # finish the previous group: its last response, then empty the window
-                _contribute(
-                    p - 1,
-                    1,
-                    responses,
-                    prims,
-                    flags,
-                    seq_flags,
-                    numeric,
-                    dcodes,
-                    acc,
-                    counts,
-                    distinct,
-                )
+                if n_responses:
+                    _contribute(
+                        p - 1, 1, responses, prims, flags, seq_flags, numeric, dcodes, acc,
+                        counts, distinct,
+                    )  # fmt: skip
                 for q in range(lo, p):
                     _contribute(
-                        q,
-                        -1,
-                        requests,
-                        prims,
-                        flags,
-                        seq_flags,
-                        numeric,
-                        dcodes,
-                        acc,
-                        counts,
-                        distinct,
-                    )
-                    _contribute(
-                        q,
-                        -1,
-                        responses,
-                        prims,
-                        flags,
-                        seq_flags,
-                        numeric,
-                        dcodes,
-                        acc,
-                        counts,
-                        distinct,
-                    )
+                        q, -1, everything, prims, flags, seq_flags, numeric, dcodes, acc,
+                        counts, distinct,
+                    )  # fmt: skip
             lo = p
             gap_sum = 0
             gap_sqsum = 0
             head[:] = 0
             tail[:] = 0
         else:
-            gap = (ts[p] - ts[p - 1]) // 1_000_000
-            gaps[p, 0] = gap
-            gap_sum += gap
-            gap_sqsum += gap * gap
-            _contribute(
-                p - 1, 1, responses, prims, flags, seq_flags, numeric, dcodes, acc, counts, distinct
-            )
+            if has_gaps:
+                gap = (ts[p] - ts[p - 1]) // 1_000_000
+                gaps[p, 0] = gap
+                gap_sum += gap
+                gap_sqsum += gap * gap
+            if n_responses:
+                _contribute(
+                    p - 1, 1, responses, prims, flags, seq_flags, numeric, dcodes, acc, counts,
+                    distinct,
+                )  # fmt: skip
             for k in responses:
                 if prims[k, 0] == OP_MAX:
                     _push(
@@ -282,14 +262,12 @@ def window_pass(
         bound = ts[p] - window_ns
         while ts[lo] <= bound:
             _contribute(
-                lo, -1, requests, prims, flags, seq_flags, numeric, dcodes, acc, counts, distinct
-            )
-            _contribute(
-                lo, -1, responses, prims, flags, seq_flags, numeric, dcodes, acc, counts, distinct
+                lo, -1, everything, prims, flags, seq_flags, numeric, dcodes, acc, counts, distinct
             )
             lo += 1
-            gap_sum -= gaps[lo, 0]
-            gap_sqsum -= gaps[lo, 0] * gaps[lo, 0]
+            if has_gaps:
+                gap_sum -= gaps[lo, 0]
+                gap_sqsum -= gaps[lo, 0] * gaps[lo, 0]
         for k in range(n_prims):
             op = prims[k, 0]
             if op == OP_DISTINCT:
