@@ -36,6 +36,14 @@ lab: $(STAMP) ## JupyterLab on the project's kernel, loopback only
 mlflow-ui: $(STAMP) ## the MLflow UI over mlruns/ (runs, figures, registry), loopback only
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns/artifacts --host 127.0.0.1 --port 5000
 
+ENFORCE_HOST ?= 127.0.0.1
+ENFORCE_PORT ?= 8090
+ENFORCE_LOG_PORT ?= 8091
+
+enforce: $(STAMP) ## serve $(BUNDLE) to gateways (sideband enforcer on ENFORCE_HOST:ENFORCE_PORT)
+	@test -f $(BUNDLE)/manifest.json -o -f $(BUNDLE) || { echo "no bundle at $(BUNDLE): run 'make run' first, or make enforce BUNDLE=path"; exit 2; }
+	$(BIN)/apibehave enforce --bundle $(BUNDLE) --host $(ENFORCE_HOST) --port $(ENFORCE_PORT) --log-udp-port $(ENFORCE_LOG_PORT) --state-dir enforce-state
+
 test: $(STAMP) ## lint and run the whole test suite
 	$(BIN)/ruff check apibehave tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
@@ -59,4 +67,4 @@ lock: ## re-resolve the pinned versions into requirements/constraints.txt
 clean: ## remove the virtual environment and caches (keeps datasets and mlruns)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
 
-.PHONY: help venv run lab mlflow-ui test lint format bench lock clean
+.PHONY: help venv run lab mlflow-ui enforce test lint format bench lock clean

@@ -26,11 +26,13 @@ def banner(settings: EnforceSettings, bundle_id: str, token_source: str) -> str:
         f"apibehave enforce: bundle {bundle_id} from {settings.bundle}",
         f"  listening on {base} ({settings.workers} worker(s)), fail mode {settings.fail_mode}"
         + (", trusting X-Event-Time" if settings.trust_event_time else ""),
-        f"  nginx:  auth_request /_apibehave;  location = /_apibehave {{ internal;"
-        f" proxy_pass {base}/auth; proxy_pass_request_body off;"
-        f' proxy_set_header Content-Length ""; proxy_set_header X-Original-URI $request_uri;'
+        f"  nginx: deploy/nginx/apibehave.conf; in short: auth_request /_apibehave; and"
+        f" location = /_apibehave {{ internal; proxy_pass {base}/auth;"
+        f' proxy_pass_request_body off; proxy_set_header Content-Length "";'
+        f" proxy_set_header X-Original-URI $request_uri;"
         f" proxy_set_header X-Original-Method $request_method;"
-        f" proxy_set_header X-Real-IP $remote_addr; proxy_set_header X-Request-ID $request_id; }}",
+        f" proxy_set_header X-Original-Host $host; proxy_set_header X-Real-IP $remote_addr;"
+        f" proxy_set_header X-Request-ID $request_id; }}",
         f"  ASE sideband policies: {base}/ase/request and {base}/ase/response",
         f"  admin token: {token_source}; metrics: {base}/metrics; docs/enforce.md has the rest",
     ]
