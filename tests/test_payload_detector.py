@@ -186,3 +186,18 @@ def test_host_is_learned_as_an_enumeration(detector: PayloadDetector) -> None:
     """One Host in training: the same host costs nothing, another one is flagged."""
     assert detector.profiles_["shop"].fields["host"].learned_type == "enumerated"
     assert detector.risk_one(call(host=HOST)) == 0
+
+
+def test_novelty_backs_off_from_endpoint_to_api(detector: PayloadDetector) -> None:
+    """A name new to the whole API costs more than one the API uses elsewhere; new segments add."""
+
+    def name_cost(query: str) -> float:
+        findings = detector.explain_one(call(query=query))["findings"]
+        return sum(f["cost"] for f in findings if f["kind"] == "name")
+
+    known_elsewhere = name_cost("q=lamp&page=1&sort=asc&email=a")
+    new_to_api = name_cost("q=lamp&page=1&sort=asc&debug=a")
+    assert 0 < known_elsewhere < new_to_api
+    known_segments = detector.risk_one(call(path="/v1/users/search", query=None))
+    new_segment = detector.risk_one(call(path="/v1/users/backup", query=None))
+    assert 0 < known_segments < new_segment

@@ -4,10 +4,14 @@ An :class:`ApiProfile` knows, from normal training calls of one API:
 
 * its **endpoints** (path templates, ``apibehave.schema.paths.template_path``) and the
   methods of each, and the **parameter names** (query and form fields, JSON leaves) of
-  each endpoint and of the API as a whole, and how often each name came more than once
+  each endpoint and of the API as a whole, the literal path segments of its endpoints,
+  and how often each name came more than once
   in one call (``page=1&page=2`` where names never repeat costs); something never seen
   costs its novelty (``value_types.novelty_cost``) when that is rare (below
-  ``rare_share``);
+  ``rare_share``), backing off like a language model: a name new to its endpoint costs
+  the endpoint's novelty, plus the API's when the API never saw it either; an endpoint
+  never seen costs the API's endpoint novelty plus a segment novelty per path segment
+  the API never used (``/admin.bak`` on top of ``/admin``);
 * a :class:`~apibehave.detect.payload.value_types.ValueModel` for the whole decoded path,
   for each kind of id-like path segment, for each parameter (per endpoint and name when
   the endpoint has ``min_samples`` of them, else per name across the API, else one model
@@ -40,7 +44,7 @@ from apibehave.detect.payload.tokenize import (
 )
 from apibehave.detect.payload.tokenize import QUERY as QUERY_FIELD
 from apibehave.detect.payload.value_types import ValueModel, novelty_cost, rare_cost
-from apibehave.schema.paths import is_id_segment
+from apibehave.schema.paths import ID_PLACEHOLDER, is_id_segment
 
 ANY = "*"
 """Name of the model of every value of a field, used for names without their own."""
@@ -65,6 +69,7 @@ class ProfileBuilder:
     def __init__(self) -> None:
         self.calls = 0
         self.endpoints: Counter[str] = Counter()
+        self.segments: Counter[str] = Counter()
         self.methods: dict[str, Counter[str]] = defaultdict(Counter)
         self.api_methods: Counter[str] = Counter()
         self.names: dict[str, Counter[str]] = defaultdict(Counter)
@@ -86,6 +91,8 @@ class ProfileBuilder:
         self.calls += k
         template, items = request_items(path, query, body)
         self.endpoints[template] += k
+        for segment in set(template.split("/")) - {"", ID_PLACEHOLDER}:
+            self.segments[segment] += k
         self.methods[template][method] += k
         self.api_methods[method] += k
         names: Counter[str] = Counter()
@@ -138,6 +145,7 @@ class ProfileBuilder:
             calls=self.calls,
             endpoints=dict(self.endpoints) if len(self.endpoints) <= cap else None,
             endpoint_distinct=len(self.endpoints),
+            segments=dict(self.segments) if len(self.segments) <= cap else None,
             methods={t: dict(m) for t, m in self.methods.items()}
             if len(self.endpoints) <= cap
             else {},
@@ -177,6 +185,7 @@ class ApiProfile:
         calls: int,
         endpoints: dict[str, int] | None,
         endpoint_distinct: int,
+        segments: dict[str, int] | None,
         methods: dict[str, dict[str, int]],
         api_methods: dict[str, int],
         names: dict[str, dict[str, int]],
@@ -195,6 +204,7 @@ class ApiProfile:
         self.calls = calls
         self.endpoints = endpoints
         self.endpoint_distinct = endpoint_distinct
+        self.segments = segments
         self.methods = methods
         self.api_methods = api_methods
         self.names = names
@@ -213,6 +223,9 @@ class ApiProfile:
         self._rare = rare
         self._endpoint_cost = (
             novelty_cost(endpoint_distinct, calls, rare) if endpoints is not None else 0.0
+        )
+        self._segment_cost = (
+            novelty_cost(len(segments), sum(segments.values()), rare) if segments else 0.0
         )
         self._api_method_cost = novelty_cost(len(api_methods), calls, rare)
         self._api_name_cost = novelty_cost(len(api_names), sum(api_names.values()), rare)
@@ -247,6 +260,13 @@ class ApiProfile:
             total += self._endpoint_cost
             if out is not None:
                 out.append(_dev(PATH, "", path, "endpoint", self._endpoint_cost, template=template))
+        if not known and self.segments is not None and self._segment_cost > 0.0:
+            for segment in sorted(set(template.split("/")) - {"", ID_PLACEHOLDER}):
+                if segment not in self.segments:
+                    total += self._segment_cost
+                    if out is not None:
+                        out.append(_dev(PATH, "", segment, "segment", self._segment_cost,
+                                        template=template))  # fmt: skip
         if known:
             methods, cost = self.methods.get(template, {}), self._method_cost.get(template, 0.0)
         else:
@@ -271,11 +291,15 @@ class ApiProfile:
                 else:
                     model = self.path_ids.get(item.name) or self.path_ids.get(ANY)
             else:
-                if item.name not in names and item.name not in seen_names and name_cost > 0.0:
-                    total += name_cost
-                    if out is not None:
-                        out.append(_dev(item.field, item.name, item.value, "name", name_cost,
-                                        template=template))  # fmt: skip
+                if item.name not in names and item.name not in seen_names:
+                    cost = name_cost
+                    if known and item.name not in self.api_names:
+                        cost += self._api_name_cost  # back-off: new to the whole API too
+                    if cost > 0.0:
+                        total += cost
+                        if out is not None:
+                            out.append(_dev(item.field, item.name, item.value, "name", cost,
+                                            template=template))  # fmt: skip
                 times = seen_names[item.name] = seen_names.get(item.name, 0) + 1
                 if times == 2 and item.name in names:
                     cost = rare_cost(
@@ -327,6 +351,7 @@ class ApiProfile:
             "calls": self.calls,
             "endpoints": self.endpoints,
             "endpoint_distinct": self.endpoint_distinct,
+            "segments": self.segments,
             "methods": self.methods,
             "api_methods": self.api_methods,
             "names": self.names,
@@ -353,6 +378,7 @@ class ApiProfile:
             calls=int(data["calls"]),
             endpoints=data["endpoints"],
             endpoint_distinct=int(data["endpoint_distinct"]),
+            segments=data["segments"],
             methods=data["methods"],
             api_methods=data["api_methods"],
             names=data["names"],
