@@ -174,7 +174,7 @@ def test_redis_killed_and_restarted_loses_nothing(stores, redis_server) -> None:
     started = time.perf_counter()
     for i in range(50):
         assert second.get("ip", f"10.8.0.{i}", time.time()) is not None
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.5  # no call waits on the dead server
     # writes during the outage: applied locally at once, queued for Redis
     first.add(entry("10.8.1.1", attack_type="injection"))
     first.remove("ip", "10.8.0.0")
