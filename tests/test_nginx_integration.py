@@ -227,7 +227,7 @@ def test_what_nginx_does_with_each_enforcer_answer(
         answer = connection.getresponse()
         body = answer.read()
         assert answer.status == expected, nginx.errors()[-500:]
-        assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < 2.0  # within the timeouts, no hang
         if expected == 200:
             assert body == b"xxxxx"  # the upstream's own answer
         if expected == 403:
