@@ -1,8 +1,12 @@
-"""A fleet of two enforcers sharing their deny and allow lists through a real Redis."""
+"""A fleet of enforcers (processes, or apps in one process) sharing lists through a real Redis."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +20,8 @@ from apibehave.engine.redis_store import PROPAGATION_BOUND_MS, RedisListStore
 from apibehave.workbench.train import export_bundle, train_model
 from apibehave.workbench.train_settings import TrainSettings
 from tests.engine_world import CATALOGUE, make_logs
-from tests.redis_fixture import RedisServer, redis_server  # noqa: F401 - fixture
+from tests.gateway_fixture import wait_port
+from tests.redis_fixture import RedisServer, free_port, redis_server  # noqa: F401 - fixture
 
 ADMIN = {"Authorization": "Bearer fleet-admin"}
 SHOP = "shop.example.com"
@@ -73,17 +78,6 @@ def honoured_within(check, bound_ms: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def test_a_block_made_by_one_enforcer_is_honoured_by_the_other(fleet) -> None:
-    """A decoy hit on enforcer A blocks the client on enforcer B within the stated delay."""
-    a, b = fleet
-    assert auth(b, "88.8.8.8", "/v1/products/7", "tok-x") == 200
-    assert auth(a, "88.8.8.8", "/v1/products/admin-export", "tok-x") == 403  # decoy: new block
-    honoured_within(lambda: auth(b, "88.8.8.8", "/v1/products/8") == 403, PROPAGATION_BOUND_MS)
-    assert auth(b, "10.1.0.5", "/v1/products/8", "tok-5") == 200  # others still pass
-    listed = b.get("/denylist", params={"kind": "ip"}, headers=ADMIN).json()
-    assert {e["value"] for e in listed["entries"]} >= {"88.8.8.8"}
-
-
 def test_admin_changes_on_one_enforcer_reach_the_other(fleet) -> None:
     """A manual deny entry, its removal and an allow entry all travel through Redis."""
     a, b = fleet
@@ -128,3 +122,59 @@ def test_redis_away_and_back_the_fleet_keeps_deciding(fleet, redis_server) -> No
     redis_server.start()
     honoured_within(lambda: auth(b, "88.8.8.2", "/v1/products/6") == 403, 10_000)
     assert auth(b, "88.8.8.1", "/v1/products/7") == 403  # the earlier block survived
+
+
+LAUNCH = """
+import sys, uvicorn
+from apibehave.enforce.app import create_app
+from apibehave.enforce.settings import EnforceSettings
+from apibehave.engine.redis_store import RedisListStore
+bundle, port, url, state = sys.argv[1:5]
+settings = EnforceSettings(bundle=bundle, port=int(port), admin_token="fleet-admin",
+                           state_dir=state, call_log_dir=None)
+app = create_app(settings, deny=RedisListStore(url, namespace="deny"),
+                 allow=RedisListStore(url, namespace="allow"))
+uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
+"""
+
+
+def http_auth(port: int, ip: str, path: str, token: str | None = None) -> int:
+    """Ask an enforcer process about one call over TCP; return its status."""
+    headers = {"X-Original-URI": path, "X-Original-Method": "GET", "X-Real-IP": ip,
+               "X-Original-Host": SHOP}  # fmt: skip
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/auth", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_two_enforcer_processes_share_blocks(bundle, redis_server, tmp_path) -> None:  # noqa: F811
+    """Two uvicorn processes, each with its own engine and Redis stores, share a block.
+
+    A decoy hit on enforcer A blocks the client on enforcer B, which never saw the decoy.
+    """
+    ports, processes = [free_port(), free_port()], []
+    try:
+        for port, name in zip(ports, "ab", strict=True):
+            command = [sys.executable, "-c", LAUNCH, str(bundle), str(port), redis_server.url,
+                       str(tmp_path / name)]  # fmt: skip
+            processes.append(
+                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            )
+        for port, process in zip(ports, processes, strict=True):
+            wait_port(port, 60, process)
+        a, b = ports
+        assert http_auth(b, "88.8.8.9", "/v1/products/2", "tok-z") == 200
+        assert http_auth(a, "88.8.8.9", "/v1/products/admin-export", "tok-z") == 403
+        honoured_within(
+            lambda: http_auth(b, "88.8.8.9", "/v1/products/3") == 403, PROPAGATION_BOUND_MS
+        )
+        assert http_auth(b, "10.1.0.5", "/v1/products/8", "tok-5") == 200  # others still pass
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
