@@ -70,3 +70,25 @@ def test_contamination_lets_busy_benign_clients_set_the_extreme_threshold() -> N
     plain = ThresholdDetector(extreme_margin=1.2).fit(x, groups=g)
     weighted = ThresholdDetector(extreme_margin=1.2, contamination=0.01).fit(x, groups=g)
     assert plain.extreme_[0] < 100.0 <= weighted.extreme_[0] < 1000.0
+
+
+def test_global_features_are_learned_across_apis_and_score_learning_apis() -> None:
+    """A global feature's thresholds come from every API's calls and apply to all of them."""
+    from apibehave.detect.model import ACROSS_APIS, DetectorSet, LearningSettings
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    features = rng.uniform(0, 5, (n, len(COLUMNS)))
+    apis = np.where(np.arange(n) < 3900, "big", "small")  # "small" stays learning
+    codes = {kind: rng.integers(0, 400, n) for kind in ("ip", "token", "cookie", "api_key",
+                                                         "username")}  # fmt: skip
+    settings = LearningSettings(min_events=500, per_principal_addresses=False)
+    detectors = DetectorSet.fit(features, apis, codes, F, settings)
+    assert detectors.detectors["small"].status == "learning"
+    assert detectors.detectors[ACROSS_APIS].status == "ready"
+    assert "ip_requests_10s" not in detectors.detectors["big"].thresholds
+    normal, extreme = detectors.threshold_table(["small", "big", "never-seen"])
+    column = COLUMNS.index("ip_requests_10s")
+    assert np.isfinite(extreme[:, column]).all() and len(set(extreme[:, column])) == 1
+    assert np.isnan(normal[0, COLUMNS.index("ip_api_requests_10m")])
+    assert detectors.scores_api("small") and detectors.scores_api("never-seen")

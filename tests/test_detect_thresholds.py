@@ -69,3 +69,17 @@ def test_bad_settings_are_refused() -> None:
         ThresholdDetector(normal_quantile=0.9, extreme_quantile=0.5).fit(np.ones((10, 1)))
     with pytest.raises(ValueError, match="margin"):
         ThresholdDetector(extreme_margin=0.5).fit(np.ones((10, 1)))
+
+
+def test_shared_code_arrays_learn_what_a_groups_matrix_learns() -> None:
+    """Passing one code array per feature (shared per identifier) gives the same thresholds."""
+    rng = np.random.default_rng(5)
+    x = rng.lognormal(1.0, 1.0, (3000, 3))
+    x[rng.random((3000, 3)) < 0.1] = np.nan
+    ips, tokens = rng.integers(-1, 300, 3000), rng.integers(-1, 50, 3000)
+    matrix = np.column_stack([ips, ips, tokens])
+    as_matrix = ThresholdDetector(contamination=0.01).fit(x, groups=matrix)
+    as_list = ThresholdDetector(contamination=0.01).fit(x, groups=[ips, ips, tokens])
+    np.testing.assert_array_equal(as_matrix.normal_, as_list.normal_)
+    np.testing.assert_array_equal(as_matrix.extreme_, as_list.extreme_)
+    np.testing.assert_array_equal(as_matrix.n_identifiers_, as_list.n_identifiers_)

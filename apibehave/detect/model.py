@@ -24,6 +24,14 @@ from apibehave.schema.attacks import ATTACK_TYPES
 
 STATUS_READY = "ready"
 STATUS_LEARNING = "learning"
+ACROSS_APIS = "(across APIs)"
+"""Detector key of the thresholds of global-scope features, learned over every API's calls.
+
+A feature with ``scope: global`` follows an identifier across all APIs (its rate, its
+user agents, its share of errors everywhere), so its thresholds are learned once, from all
+training calls, and apply to every call, also to calls of APIs still learning and of
+unknown APIs: across-API detection per identifier.
+"""
 
 DEFAULT_MIN_STEPS: dict[str, float] = {
     "count": 5.0,
@@ -191,10 +199,14 @@ class DetectorSet:
         specs = list(feature_set)
         directions = [risk_direction(s) for s in specs]
         steps = [_min_step(s) for s in specs]
-        groups_all = np.column_stack([identifier_codes[s.identifier] for s in specs])
         detectors: dict[str, ApiDetector] = {}
-        for api in sorted(set(api_names.tolist())):
-            rows = np.flatnonzero(api_names == api)
+        global_columns = {j for j, spec in enumerate(specs) if spec.scope == "global"}
+        groups = [
+            (api, np.flatnonzero(api_names == api)) for api in sorted(set(api_names.tolist()))
+        ]
+        if global_columns:
+            groups.append((ACROSS_APIS, np.arange(len(api_names))))
+        for api, rows in groups:
             n_clients = max(
                 int(np.unique(codes[rows][codes[rows] >= 0]).size)
                 for codes in identifier_codes.values()
@@ -206,24 +218,32 @@ class DetectorSet:
                     f"{settings.min_events} calls from {settings.min_identifiers} clients",
                 )  # fmt: skip
                 continue
+            own = np.array(
+                [j for j in range(len(specs)) if (j in global_columns) == (api == ACROSS_APIS)],
+                dtype=np.int64,
+            )  # global features live in the across-API detector only
             model = ThresholdDetector(
                 normal_quantile=settings.normal_quantile,
                 extreme_quantile=settings.extreme_quantile,
                 extreme_margin=settings.extreme_margin,
-                min_steps=steps,
-                directions=directions,
+                min_steps=[steps[j] for j in own],
+                directions=[directions[j] for j in own],
                 contamination=settings.contamination,
-            ).fit(features[rows], groups=groups_all[rows])
+            )
+            model.fit(
+                features[np.ix_(rows, own)], groups=_row_codes(identifier_codes, specs, own, rows)
+            )
             thresholds = {}
             context_only = _normalizer(feature_set, settings).principal
-            for j, spec in enumerate(specs):
-                usable = model.n_identifiers_[j] >= settings.min_feature_identifiers
+            for k, j in enumerate(own.tolist()):
+                spec = specs[j]
+                usable = model.n_identifiers_[k] >= settings.min_feature_identifiers
                 usable = usable and j != context_only
                 thresholds[spec.name] = FeatureThreshold(
-                    normal=float(model.normal_[j]) if usable else float("nan"),
-                    extreme=float(model.extreme_[j]) if usable else float("nan"),
+                    normal=float(model.normal_[k]) if usable else float("nan"),
+                    extreme=float(model.extreme_[k]) if usable else float("nan"),
                     direction=directions[j],
-                    n_identifiers=int(model.n_identifiers_[j]),
+                    n_identifiers=int(model.n_identifiers_[k]),
                 )
             detectors[api] = ApiDetector(api, STATUS_READY, int(rows.size), n_clients, thresholds)
         return cls(feature_set, detectors, settings)
@@ -234,15 +254,24 @@ class DetectorSet:
         names = self.feature_set.names
         normal = np.full((len(apis), len(names)), np.nan)
         extreme = np.full_like(normal, np.nan)
+        across = self.detectors.get(ACROSS_APIS)
         for i, api in enumerate(apis):
-            detector = self.detectors.get(api)
-            if detector is None or detector.status != STATUS_READY:
-                continue
-            for j, name in enumerate(names):
-                t = detector.thresholds.get(name)
-                if t is not None:
-                    normal[i, j], extreme[i, j] = t.normal, t.extreme
+            for detector in (across, self.detectors.get(api)):
+                if detector is None or detector.status != STATUS_READY:
+                    continue
+                for j, name in enumerate(names):
+                    t = detector.thresholds.get(name)
+                    if t is not None:
+                        normal[i, j], extreme[i, j] = t.normal, t.extreme
         return normal, extreme
+
+    def scores_api(self, api: str | None) -> bool:
+        """Whether any threshold applies to calls of ``api`` (its own or across APIs)."""
+        for name in (api, ACROSS_APIS):
+            detector = self.detectors.get(name) if name is not None else None
+            if detector is not None and detector.status == STATUS_READY:
+                return True
+        return False
 
     def score(self, features: np.ndarray, api_index: np.ndarray, apis: list[str]) -> Scores:
         """Score calls against their API's thresholds (compiled, one pass).
@@ -398,6 +427,14 @@ class DetectorSet:
                 api, d["status"], d["n_events"], d["n_identifiers"], thresholds, d.get("reason", "")
             )
         return cls(feature_set, detectors, LearningSettings(**data["settings"]))
+
+
+def _row_codes(
+    identifier_codes: Mapping[str, np.ndarray], specs: list[FeatureSpec], columns, rows
+) -> list[np.ndarray]:
+    """Per selected feature, its identifier's codes on ``rows`` (one array per kind, shared)."""
+    by_kind = {kind: codes[rows] for kind, codes in identifier_codes.items()}
+    return [by_kind[specs[j].identifier] for j in columns]
 
 
 def _normalizer(feature_set: FeatureSet, settings: LearningSettings) -> SharedAddressNormalizer:

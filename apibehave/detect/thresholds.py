@@ -94,9 +94,11 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
             Feature values; NaN where the feature's identifier is absent.
         y : None
             Ignored.
-        groups : array-like of shape (n_samples, n_features), optional
+        groups : array-like of shape (n_samples, n_features), or a list of n_features
+            1-D arrays, optional
             Integer identifier codes per row and feature (-1 or NaN rows are skipped);
-            thresholds are then quantiles over identifiers.
+            thresholds are then quantiles over identifiers. Features sharing one code array
+            (the same object in the list) are grouped with a single sort.
 
         Returns
         -------
@@ -112,18 +114,21 @@ class ThresholdDetector(OutlierMixin, BaseEstimator):
         n_features = X.shape[1]
         steps = self._per_feature(self.min_steps, 1.0, n_features, "min_steps")
         low = self._per_feature(self.directions, "high", n_features, "directions") == "low"
-        if groups is not None:
-            groups = np.asarray(groups)
-            if groups.shape != X.shape:
-                raise ValueError("groups must have the shape of X")
+        group_columns = _group_columns(groups, X.shape)
+        sorters: dict[int, _IdentifierSort] = {}
         normal = np.zeros(n_features)
         extreme = np.zeros(n_features)
         counts = np.zeros(n_features, dtype=np.int64)
         for j in range(n_features):
             sign = -1.0 if low[j] else 1.0
-            per_identifier, weights = _per_identifier_max(
-                sign * X[:, j], None if groups is None else groups[:, j]
-            )
+            codes = None if group_columns is None else group_columns[j]
+            if codes is None:
+                per_identifier, weights = _per_identifier_max(sign * X[:, j], None)
+            else:
+                sorter = sorters.get(id(codes))
+                if sorter is None:
+                    sorter = sorters[id(codes)] = _IdentifierSort(codes)
+                per_identifier, weights = sorter.max_and_rows(sign * X[:, j])
             counts[j] = per_identifier.size
             if per_identifier.size == 0:
                 normal[j], extreme[j] = np.nan, np.nan
@@ -239,6 +244,54 @@ def _per_identifier_max(
     ends = np.flatnonzero(last_of_each)
     rows = np.diff(np.r_[-1, ends]).astype(np.float64)
     return values[order][last_of_each], rows
+
+
+def _group_columns(groups, shape: tuple[int, int]) -> list[np.ndarray] | None:
+    """Per feature, its identifier code array (shared objects kept shared), or None."""
+    if groups is None:
+        return None
+    if isinstance(groups, list | tuple):
+        if len(groups) != shape[1]:
+            raise ValueError("groups needs one code array per feature")
+        converted: dict[int, np.ndarray] = {}
+        columns = []
+        for codes in groups:
+            array = converted.get(id(codes))
+            if array is None:
+                array = converted[id(codes)] = np.asarray(codes, dtype=np.float64)
+                if array.shape != (shape[0],):
+                    raise ValueError("each groups array needs one code per row")
+            columns.append(array)
+        return columns
+    matrix = np.asarray(groups, dtype=np.float64)
+    if matrix.shape != shape:
+        raise ValueError("groups must have the shape of X")
+    return [matrix[:, j] for j in range(shape[1])]
+
+
+class _IdentifierSort:
+    """One sort of rows by identifier, reused by every feature of that identifier."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        keep = ~np.isnan(codes) & (codes >= 0)
+        rows = np.flatnonzero(keep)
+        identifier = codes[rows].astype(np.int64)
+        order = np.argsort(identifier, kind="stable")
+        self.rows = rows[order]
+        sorted_ids = identifier[order]
+        self.starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+
+    def max_and_rows(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each identifier's largest value and its rows with a value (NaN rows skipped)."""
+        if self.rows.size == 0:
+            return np.zeros(0), np.zeros(0)
+        taken = values[self.rows]
+        present = ~np.isnan(taken)
+        with np.errstate(invalid="ignore"):
+            largest = np.fmax.reduceat(taken, self.starts)
+        counts = np.add.reduceat(present.astype(np.float64), self.starts)
+        keep = counts > 0
+        return largest[keep], counts[keep]
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

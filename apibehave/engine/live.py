@@ -189,7 +189,7 @@ class LiveEngine:
     def _score(self, api: str | None, vector: np.ndarray):
         """Risk, attributed attack type, identifier kind and evidence of one call."""
         name = api if api is not None else UNKNOWN_API
-        if name not in self.model.detectors.detectors:
+        if not self.model.detectors.scores_api(name):
             return 0.0, None, None, {}
         risk, code, kind, lead = self.model.detectors.score_call(vector, name)
         if code < 0:

@@ -294,9 +294,8 @@ def _decisions_frame(
     cause = np.where(block, loop.cause, 0)
     decoy = rule == _DECOY_CODE
     attack_code = np.where(rule[cause] >= 0, rule[cause], scores.attack_code[cause])
-    attack = np.array([None, *ATTACK_TYPES], dtype=object)[np.where(block, attack_code + 1, 0)]
-    kind_names = np.array([None, *IDENTIFIER_KINDS], dtype=object)
-    kind = kind_names[np.where(block, loop.kind + 1, 0)]
+    attack = _strings(np.where(block, attack_code, -1), ATTACK_TYPES)
+    kind = _strings(np.where(block, loop.kind, -1), IDENTIFIER_KINDS)
     identifier = _identifier_column(events, block, loop.kind)
     risk = np.where(block, scores.risk[cause], scores.risk)
     risk = np.where(block & decoy[cause], np.maximum(risk, 10.0), risk)
@@ -305,13 +304,20 @@ def _decisions_frame(
     return pd.DataFrame(
         {
             "event_index": np.arange(n, dtype=np.int64),
-            "decision": np.where(block, "block", "allow"),
-            "attack_type": pd.array(attack, dtype=STRING_DTYPE),
-            "identifier_kind": pd.array(kind, dtype=STRING_DTYPE),
+            "decision": _strings(block.astype(np.int64), ("allow", "block")),
+            "attack_type": attack,
+            "identifier_kind": kind,
             "identifier": identifier,
             "risk": risk.astype(np.float64),
         }
     )
+
+
+def _strings(codes: np.ndarray, names) -> pd.api.extensions.ExtensionArray:
+    """Return ``names[code]`` per row (null where the code is negative) as a string array."""
+    table = pa.array([str(name) for name in names], pa.large_string())
+    indices = pa.array(codes, mask=codes < 0)
+    return STRING_DTYPE.__from_arrow__(pc.take(table, indices))
 
 
 def _identifier_column(events: pd.DataFrame, block: np.ndarray, kinds: np.ndarray):
@@ -349,7 +355,7 @@ def _new_blocks(events, resolved, loop, scores, rule, features, model) -> pd.Dat
                 evidence.append({"rule": "host_header", "host": events["host"].iloc[i]})
         else:
             attack = ATTACK_TYPES[scores.attack_code[i]]
-        if api_name in model.detectors.detectors:
+        if model.detectors.scores_api(api_name):
             evidence.extend(model.detectors.crossings(features[i], api_name))
         records.append(
             {

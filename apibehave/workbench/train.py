@@ -89,6 +89,9 @@ def train_model(
     prepared = prepare_events(resolved, model_shell.feature_context())
     vocabulary = Vocabulary.fit(prepared, feature_set)
     features = compute_features(prepared, feature_set, vocabulary).to_numpy()
+    if not features.flags.writeable:
+        features = features.copy()
+    _cross_fit_novelty(features, prepared, feature_set)
     codes = {
         kind: prepared[column].cat.codes.to_numpy(dtype=np.int64)
         for kind, column in IDENTIFIER_COLUMNS.items()
@@ -117,6 +120,32 @@ def train_model(
         features=features if keep_features else None,
         api_names=api_names if keep_features else None,
     )
+
+
+def _cross_fit_novelty(
+    features: np.ndarray, prepared: pd.DataFrame, feature_set: FeatureSet
+) -> None:
+    """Replace the training calls' novelty features by out-of-sample values, in place.
+
+    Novelty measured against a vocabulary learned from the very calls being measured is
+    biased low: every path and query seen in training is "known". Live, the vocabulary
+    meets calls it has never seen, so thresholds learned in-sample fire on ordinary
+    long-tail traffic. Each half of the training log (split at its median time) is
+    therefore measured against the vocabulary of the other half. The bundle's vocabulary
+    is still learned from all calls.
+    """
+    columns = [j for j, spec in enumerate(feature_set) if spec.aggregation == "novelty"]
+    if not columns or len(prepared) < 2:
+        return
+    subset = feature_set.select([feature_set.features[j].name for j in columns])
+    ts = prepared["ts_ns"].to_numpy()
+    first = ts <= np.median(ts)
+    if first.all():
+        return
+    for half in (first, ~first):
+        other = Vocabulary.fit(prepared.loc[~half], feature_set)
+        values = compute_features(prepared, subset, other)[subset.names].to_numpy()
+        features[np.ix_(np.flatnonzero(half), columns)] = values[half]
 
 
 def apply_api_overrides(catalogue: Catalogue, settings: TrainSettings) -> Catalogue:
