@@ -124,7 +124,9 @@ class SearchSpace:
     extreme_margin : (float, float)
         Factor on the gap between normal and extreme thresholds.
     min_normal_crossings : (int, int)
-        Normal crossings of one attack type that make a block (0: extreme only).
+        Normal crossings of one attack type that make a block (0: extreme only). Fixed at
+        0 by default: in a 24-trial study on the default scenario every trial with 1 to 4
+        blocked 0.6 % to 20 % of benign calls; widen it to explore.
     min_ratio_calls : (int, int)
         Calls a ratio or novelty window needs before it counts.
     min_feature_identifiers : (int, int)
@@ -137,7 +139,7 @@ class SearchSpace:
     normal_quantile: tuple[float, float] = (0.95, 0.999)
     extreme_tail_share: tuple[float, float] = (0.01, 0.5)
     extreme_margin: tuple[float, float] = (1.0, 3.0)
-    min_normal_crossings: tuple[int, int] = (0, 4)
+    min_normal_crossings: tuple[int, int] = (0, 0)
     min_ratio_calls: tuple[int, int] = (5, 30)
     min_feature_identifiers: tuple[int, int] = (2, 8)
     contamination: tuple[float, float] = (0.002, 0.05)
