@@ -201,3 +201,15 @@ def test_novelty_backs_off_from_endpoint_to_api(detector: PayloadDetector) -> No
     known_segments = detector.risk_one(call(path="/v1/users/search", query=None))
     new_segment = detector.risk_one(call(path="/v1/users/backup", query=None))
     assert 0 < known_segments < new_segment
+
+
+def test_oversized_and_deeply_nested_bodies_are_judged(detector: PayloadDetector) -> None:
+    """Multi-megabyte and deeply nested bodies are scored (head read, full length counted)."""
+    huge = '{"name":"' + "A" * 2_000_000 + '","email":"a@b.example","age":30}'
+    evidence = detector.explain_one(call(method="POST", path="/v1/users", query=None, body=huge))
+    assert evidence["flagged"]
+    assert "length" in {p["kind"] for p in evidence["findings"][0]["parts"]}
+    nested = detector.explain_one(
+        call(method="POST", path="/v1/users", query=None, body="[" * 9999)
+    )
+    assert nested["flagged"] and nested["attack_type"] == "probing"

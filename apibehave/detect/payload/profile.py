@@ -46,6 +46,8 @@ from apibehave.detect.payload.tokenize import QUERY as QUERY_FIELD
 from apibehave.detect.payload.value_types import ValueModel, novelty_cost, rare_cost
 from apibehave.schema.paths import ID_PLACEHOLDER, is_id_segment
 
+SHOWN_NAMES = 20
+"""Evidence for an unknown parameter name lists at most this many known names."""
 ANY = "*"
 """Name of the model of every value of a field, used for names without their own."""
 
@@ -259,7 +261,8 @@ class ApiProfile:
         if self.endpoints is not None and not known and self._endpoint_cost > 0.0:
             total += self._endpoint_cost
             if out is not None:
-                out.append(_dev(PATH, "", path, "endpoint", self._endpoint_cost, template=template))
+                seen = {"endpoints": len(self.endpoints or ()), "calls": self.calls}
+                out.append(_dev(PATH, "", path, "endpoint", self._endpoint_cost, template, seen))
         if not known and self.segments is not None and self._segment_cost > 0.0:
             for segment in sorted(set(template.split("/")) - {"", ID_PLACEHOLDER}):
                 if segment not in self.segments:
@@ -298,8 +301,9 @@ class ApiProfile:
                     if cost > 0.0:
                         total += cost
                         if out is not None:
+                            known_names = {"names": sorted(names)[:SHOWN_NAMES]}
                             out.append(_dev(item.field, item.name, item.value, "name", cost,
-                                            template=template))  # fmt: skip
+                                            template=template, expected=known_names))  # fmt: skip
                 times = seen_names[item.name] = seen_names.get(item.name, 0) + 1
                 if times == 2 and item.name in names:
                     cost = rare_cost(

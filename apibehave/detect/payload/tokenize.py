@@ -48,6 +48,8 @@ WHOLE_PATH = ""
 """Name of the item holding the whole decoded path."""
 MAX_ITEMS = 200
 """At most this many parameter or JSON items are read from one query or body."""
+MAX_DECODE = 65_536
+"""Longer texts are decoded only this far (decoding is the costly step on huge inputs)."""
 MAX_LIST_ITEMS = 20
 """At most this many elements of one JSON list are read."""
 MAX_DEPTH = 16
@@ -97,16 +99,20 @@ def decode_once(text: str, *, plus: bool) -> str:
     -------
     str
         Decoded as UTF-8 when valid, else as Latin-1; invalid escapes stay as they are.
+        Only the first :data:`MAX_DECODE` characters are decoded (the rest is kept as is).
     """
     if plus and "+" in text:
         text = text.replace("+", " ")
     if "%" not in text:
         return text
+    rest = ""
+    if len(text) > MAX_DECODE:
+        text, rest = text[:MAX_DECODE], text[MAX_DECODE:]
     raw = unquote_to_bytes(text)
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8") + rest
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        return raw.decode("latin-1") + rest
 
 
 @functools.lru_cache(maxsize=1 << 15)

@@ -54,6 +54,9 @@ NUMERIC = ("integer", "decimal")
 ENUMERATED = "enumerated"
 FREE_TEXT = "free_text"
 
+MAX_SCAN = 4096
+"""Only this many leading characters are read for classes, pairs, shape and type (the
+length is always the whole value's): a multi-megabyte body costs no more to judge."""
 MAX_SHAPE = 24
 """Shapes longer than this (in collapsed classes) all count as one shape, ``""``."""
 
@@ -355,9 +358,10 @@ class ValueModel:
         self._score(value, out)
         return sorted(out, key=lambda d: -d["cost"])
 
-    def _score(self, value: str, out: list[dict[str, Any]] | None) -> float:
+    def _score(self, full: str, out: list[dict[str, Any]] | None) -> float:
         total = 0.0
         odd: set[str] = set()
+        value = full[:MAX_SCAN]  # characters, order, shape and type: the head is enough
         for cls in classes_of(value):
             if cls in self.class_counts:
                 cost = self._class_cost.get(cls, 0.0)
@@ -380,7 +384,7 @@ class ValueModel:
                     shown = f"{class_name(pair[0])} then {class_name(pair[1])}"
                     out.append({"kind": "sequence", "cost": cost, "pair": shown,
                                 "seen_in": self.pair_counts.get(pair, 0)})  # fmt: skip
-        length = len(value)
+        length = len(full)
         lo, hi = self.lengths
         if length > hi or length < lo:
             edge = hi if length > hi else lo
@@ -391,12 +395,12 @@ class ValueModel:
         novelty = 0.0
         kind = ""
         if self._numeric:
-            cost = self._range_cost(value)
+            cost = self._range_cost(full)
             if cost > 0.0:
                 total += cost
                 if out is not None:
                     out.append({"kind": "range", "cost": cost, "range": list(self.numbers or ())})
-        elif self.values is not None and value not in self.values:
+        elif self.values is not None and full not in self.values:
             novelty, kind = self._value_cost, "value"
         if self.shapes is not None and self._shape_cost > novelty:
             shape = shape_of(value)
