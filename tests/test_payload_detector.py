@@ -123,12 +123,18 @@ def test_missing_header_that_is_always_there_is_a_deviation(detector: PayloadDet
 
 
 def test_calibration_keeps_the_target_false_positive_rate() -> None:
-    """The threshold flags at most the target share of the held-out slice, never below the floor."""
+    """The threshold keeps the target FPR, allows for attacks in the slice, has a floor."""
     fitted = PayloadDetector(min_threshold=0.0).fit(normal_calls(2000, seed=3))
     holdout = normal_calls(2000, seed=4)
     fitted.calibrate(holdout, fpr=0.01)
     assert np.mean(fitted.risk(holdout) > fitted.threshold_) <= 0.01
     assert fitted.calibration_["target_fpr"] == 0.01
+    attacks = pd.DataFrame([call(query=f"q=%27{i}%3B--&page=1&sort=asc") for i in range(40)])
+    dirty = pd.concat([holdout, attacks], ignore_index=True)
+    assert fitted.calibrate(dirty, fpr=0.01).threshold_ > 20  # the attacks set the quantile
+    fitted.calibrate(dirty, fpr=0.01, contamination=0.02)
+    assert np.mean(fitted.risk(holdout) > fitted.threshold_) <= 0.01
+    assert (fitted.risk(attacks) > fitted.threshold_).all()
     floor = PayloadDetector(min_threshold=50.0).fit(normal_calls(500, seed=3))
     assert floor.calibrate(holdout, fpr=0.5).threshold_ == 50.0
 

@@ -157,7 +157,9 @@ class PayloadDetector(BaseEstimator):
         if self.length_weight < 0 or self.min_threshold < 0 or not 0 <= self.type_tolerance < 1:
             raise UserError("length_weight, min_threshold and type_tolerance must be >= 0")
 
-    def calibrate(self, X: pd.DataFrame, fpr: float = 0.001) -> PayloadDetector:
+    def calibrate(
+        self, X: pd.DataFrame, fpr: float = 0.001, contamination: float = 0.0
+    ) -> PayloadDetector:
         """Choose the threshold on held-out normal events at a target false-positive rate.
 
         Parameters
@@ -167,6 +169,10 @@ class PayloadDetector(BaseEstimator):
         fpr : float
             Target share of those events flagged (the threshold is their ``1 - fpr``
             quantile, never below ``min_threshold``).
+        contamination : float
+            Share of ``X`` that may be attacks after all (real logs): the threshold is then
+            the ``1 - fpr - contamination`` quantile, so the normal calls among them are
+            flagged at about ``fpr`` when the attacks score above them.
 
         Returns
         -------
@@ -174,16 +180,20 @@ class PayloadDetector(BaseEstimator):
             ``self``.
         """
         self._check_fitted()
-        if not 0.0 <= fpr < 1.0:
-            raise UserError(f"fpr must be in [0, 1), not {fpr!r}")
+        if not 0.0 <= fpr < 1.0 or not 0.0 <= contamination < 1.0 - fpr:
+            raise UserError(
+                f"fpr ({fpr!r}) and contamination ({contamination!r}) must be >= 0 "
+                "with a sum below 1"
+            )
         risks = self.risk(X)
         if not len(risks):
             raise UserError("calibration needs at least one held-out normal event")
-        quantile = float(np.quantile(risks, 1.0 - fpr, method="higher"))
+        quantile = float(np.quantile(risks, 1.0 - fpr - contamination, method="higher"))
         self.threshold_ = max(self.min_threshold, quantile)
         self.calibration_ = {
             "source": "held-out normal events",
             "target_fpr": fpr,
+            "contamination": contamination,
             "calls": len(risks),
             "quantile": quantile,
             "threshold": self.threshold_,
