@@ -68,72 +68,56 @@ def test_notebooks_match_their_generator() -> None:
         assert (NOTEBOOK_DIR / f"{name}.ipynb").read_text(encoding="utf-8") == expected
 
 
-@pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory):
-    """One pipeline run of every notebook in a temporary project with its own MLflow store."""
-    project = tmp_path_factory.mktemp("project")
-    shutil.copy(ROOT / "params.yaml", project / "params.yaml")
-    served = project / "bundles" / "latest"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(project)
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
-        mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-        mp.delenv("APIBEHAVE_PARENT_RUN_ID", raising=False)
-        from apibehave.workbench.pipeline import run_pipeline
+def test_pipeline_executes_every_notebook(tmp_path: Path, monkeypatch) -> None:
+    """One pipeline run on a tiny world: all seven notebooks, a champion, a served bundle.
 
-        lines: list[str] = []
-        overrides = [*SMOKE, f"pipeline.notebooks_dir={NOTEBOOK_DIR}",
-                     "tune.storage=optuna/study.journal"]  # fmt: skip
-        result = run_pipeline("params.yaml", overrides, progress=False, echo=lines.append)
-        import mlflow
+    One test (not a module fixture) so that ``pytest -n 2`` runs the pipeline once.
+    """
+    from apibehave.bundle.reader import load_bundle
+    from apibehave.workbench.pipeline import run_pipeline
 
-        client = mlflow.MlflowClient()
-        champion = client.get_model_version_by_alias("apibehave", "champion")
-        runs = {
-            s.name: client.get_run(s.run_id) for s in result.steps
-        }  # read while the store is ours
-        yield {"result": result, "project": project, "served": served, "lines": lines,
-               "champion": champion, "runs": runs}  # fmt: skip
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.delenv("APIBEHAVE_PARENT_RUN_ID", raising=False)
+    lines: list[str] = []
+    overrides = [*SMOKE, f"pipeline.notebooks_dir={NOTEBOOK_DIR}",
+                 "tune.storage=optuna/study.journal"]  # fmt: skip
+    result = run_pipeline("params.yaml", overrides, progress=False, echo=lines.append)
+    import mlflow
 
+    client = mlflow.MlflowClient()
+    run_dir = result.run_dir
 
-def test_every_notebook_executes_into_the_run_folder(pipeline_run) -> None:
-    """The seven executed copies are in the run folder, with outputs."""
-    result = pipeline_run["result"]
+    # every notebook executed into the run folder, with outputs
     assert [s.name for s in result.steps] == list(NOTEBOOKS)
     for step in result.steps:
         executed = nbformat.read(step.output, as_version=4)
-        assert Path(step.output).parent == result.run_dir
+        assert Path(step.output).parent == run_dir
         assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
 
+    # step runs nest under the pipeline run, finished, with params hash and metrics
+    for step in result.steps:
+        run = client.get_run(step.run_id)
+        assert run.data.tags.get("mlflow.parentRunId") == result.run_id, step.name
+        assert run.info.status == "FINISHED", step.name
+        assert run.data.tags.get("params_hash"), step.name
+    evaluate_run = client.get_run(result.steps[4].run_id)
+    assert "heldout.benign.share_calls_blocked" in evaluate_run.data.metrics
+    assert any(k.startswith("heldout.login_attack.") for k in evaluate_run.data.metrics)
+    assert client.list_artifacts(evaluate_run.info.run_id, "notebook")
 
-def test_step_runs_nest_under_the_pipeline_run(pipeline_run) -> None:
-    """Each notebook's MLflow run is a child of the pipeline run and finished."""
-    result = pipeline_run["result"]
-    for name, run in pipeline_run["runs"].items():
-        assert run.data.tags.get("mlflow.parentRunId") == result.run_id, name
-        assert run.info.status == "FINISHED", name
-        assert run.data.tags.get("params_hash"), name
-    metrics = pipeline_run["runs"]["05_evaluate_register"].data.metrics
-    assert "heldout.benign.share_calls_blocked" in metrics
-    assert any(k.startswith("heldout.login_attack.") for k in metrics)
-
-
-def test_champion_is_served_and_named_in_the_bundle(pipeline_run) -> None:
-    """The first run's challenger becomes champion; the served bundle names that version."""
-    from apibehave.bundle.reader import load_bundle
-
-    champion = pipeline_run["champion"]
-    registry = json.loads((pipeline_run["result"].run_dir / "registry.json").read_text())
+    # the first challenger goes staging -> champion at the end; the bundle names it
+    champion = client.get_model_version_by_alias("apibehave", "champion")
+    registry = json.loads((run_dir / "registry.json").read_text())
     assert registry["version"] == str(champion.version)
     assert registry["alias"] == "staging" and registry["release_on_success"]
-    manifest = load_bundle(pipeline_run["served"]).manifest
+    manifest = load_bundle(tmp_path / "bundles" / "latest").manifest
     assert manifest.registry.version == str(champion.version)
     assert manifest.registry.alias == "champion"
 
-
-def test_figures_and_records_are_written(pipeline_run) -> None:
-    """Plots for traffic, thresholds, tuning and detection; forensic reports in the seeds' shape."""
-    run_dir = pipeline_run["result"].run_dir
+    # figures and forensic reports in the seeds' shape
     figures = {p.name for p in (run_dir / "figures").glob("*.png")}
     for expected in ("traffic_train.png", "top_clients.png", "thresholds_orders.png",
                      "pareto_front.png", "recall_by_type.png", "confusion.png",
@@ -147,12 +131,9 @@ def test_figures_and_records_are_written(pipeline_run) -> None:
         assert key in report
     assert sum(report["ips"].values()) == report["total_calls"]
 
-
-def test_summary_names_table_runs_registry_and_bundle(pipeline_run) -> None:
-    """The end-of-run summary has the detection table, run ids, versions and the bundle."""
-    result = pipeline_run["result"]
+    # the summary: detection table, run ids, registry versions and aliases, bundle path
     summary = result.summary
     assert "attack type" in summary and "benign:" in summary
     assert result.run_id in summary
-    assert f"v{pipeline_run['champion'].version}" in summary and "champion" in summary
+    assert f"v{champion.version}" in summary and "champion" in summary
     assert "bundles/latest" in summary
