@@ -818,6 +818,10 @@ def run_tuning(
     base = base or TrainSettings()
     tune = tune or TuneSettings()
     check_validation(validation)
+    if track:  # a store that cannot be opened fails now, not after the study
+        from apibehave.workbench.tracking import configure_tracking
+
+        configure_tracking(experiment)
     started = time.perf_counter()
     data = TuningData(train, validation, catalogue)
     study = open_study(tune)
