@@ -23,8 +23,8 @@ nats; ``deviation_pct`` is the risk as a percentage of the threshold.
 in the User-Agent, cookie or Host is ``header_manipulation``; values that, fully decoded,
 carry injection syntax (quotes, tags, statement separators, comments, template or shell
 expansions, traversal) are ``injection``; an unknown endpoint or method, a malformed path
-or body value is ``probing`` (fuzzing, hidden files, traversal in the path); other
-deviations in the query are ``query_manipulation``. The markers only *name* a deviation
+or body value is ``probing`` (fuzzing, hidden files, traversal in the path, a NUL byte);
+other deviations in the query are ``query_manipulation``. The markers only *name* a deviation
 the learned model already found; they decide nothing on their own.
 """
 
@@ -42,7 +42,7 @@ SHOWN_CHARS = 80
 """Observed values longer than this are truncated in evidence."""
 
 _INJECTION = re.compile(
-    r"['\"`<>;|\x00]|--|/\*|\$\{|\$\(|\{\{|\.\.[/\\]"
+    r"['\"`<>;]|--|/\*|\$\{|\$\(|\{\{|\.\.[/\\]"
     r"|\b(?:select|union|insert|update|delete|drop|sleep|exec|script|alert|onerror|onload"
     r"|javascript|passwd)\b",
     re.IGNORECASE,
