@@ -42,6 +42,8 @@ from apibehave.features.vocabulary import Vocabulary
 _NS_PER_S = 1_000_000_000
 _API_QUALIFIED = ("endpoint", "object_id")
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
+_CHUNK = 1 << 19
+"""Calls of one group computed and scattered at a time (bounds the output block)."""
 
 
 def compute_features(
@@ -131,16 +133,26 @@ def compute_feature_matrix(
 
 
 class _Scratch:
-    """Per-worker buffers as long as the log: group-ordered inputs and kernel output."""
+    """Per-worker buffers: group-ordered inputs (as long as the log) and kernel output.
+
+    The output block holds one chunk of a group (:data:`_CHUNK` calls or one whole
+    identifier, whichever is longer), not the whole log: it grows only when needed.
+    """
 
     def __init__(self, inputs: _KernelInputs, plan: Plan) -> None:
         n = len(inputs.numeric)
-        widest = max(sum(len(w.recipes) for w in g.windows) for g in plan.groups)
+        self.widest = max(sum(len(w.recipes) for w in g.windows) for g in plan.groups)
         self.ts = np.empty(n, dtype=np.int64)
         self.flags = np.empty_like(inputs.flags)
         self.numeric = np.empty_like(inputs.numeric)
         self.dcodes = np.empty_like(inputs.dcodes)
-        self.block = np.empty(widest * n, dtype=np.float64)
+        self.block = np.empty(self.widest * min(n, _CHUNK), dtype=np.float64)
+
+    def output(self, rows: int, width: int) -> np.ndarray:
+        """Return a ``(rows, width)`` view of the output block, growing it if needed."""
+        if self.block.size < rows * width:
+            self.block = np.empty(rows * self.widest, dtype=np.float64)
+        return self.block[: rows * width].reshape(rows, width)
 
 
 class _CallInputs:
@@ -310,26 +322,55 @@ def _compute_group(
     flags = np.take(inputs.flags, order, axis=0, out=scratch.flags[:m])
     numeric = np.take(inputs.numeric, order, axis=0, out=scratch.numeric[:m])
     dcodes = np.take(inputs.dcodes, order, axis=0, out=scratch.dcodes[:m])
-    block = scratch.block[: m * width].reshape(m, width)
-    offset = 0
-    for window in group.windows:
-        prims, n_counts, recipes = inputs.encode(window, group.scope)
-        window_pass(
-            ts,
-            first,
-            window.window_s * _NS_PER_S,
-            flags,
-            sequence,
-            numeric,
-            dcodes,
-            prims,
-            n_counts,
-            recipes,
-            block,
-            offset,
-        )
-        offset += len(recipes)
-    scatter_rows(matrix, order, block, start)
+    encoded = [inputs.encode(window, group.scope) for window in group.windows]
+    # chunk by chunk of whole identifiers (windows never cross one): the output block
+    # stays small, and each chunk's rows are scattered while still in cache
+    for a, b in _chunks(first, _CHUNK):
+        block = scratch.output(b - a, width)
+        chunk_first = first[a:b] - a
+        chunk_sequence = sequence[a:b] if group.needs_sequence else sequence
+        offset = 0
+        for window, (prims, n_counts, recipes) in zip(group.windows, encoded, strict=True):
+            window_pass(
+                ts[a:b],
+                chunk_first,
+                window.window_s * _NS_PER_S,
+                flags[a:b],
+                chunk_sequence,
+                numeric[a:b],
+                dcodes[a:b],
+                prims,
+                n_counts,
+                recipes,
+                block,
+                offset,
+            )
+            offset += len(recipes)
+        scatter_rows(matrix, order[a:b], block, start)
+
+
+def _chunks(first: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Split group-ordered positions into runs of about ``size`` that end at a group end.
+
+    A single identifier longer than ``size`` makes a run of its own.
+    """
+    m = len(first)
+    if m <= size:
+        return [(0, m)]
+    starts = np.flatnonzero(first == np.arange(m))
+    bounds = []
+    a = 0
+    while a < m:
+        if a + size >= m:
+            bounds.append((a, m))
+            break
+        b = int(first[a + size])  # start of the identifier holding position a + size
+        if b <= a:  # that identifier began at a: take it whole
+            i = int(np.searchsorted(starts, a + size, side="right"))
+            b = int(starts[i]) if i < len(starts) else m
+        bounds.append((a, b))
+        a = b
+    return bounds
 
 
 class _KernelInputs:
