@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import mlflow
@@ -83,24 +84,29 @@ def test_two_workers_share_one_study_and_every_trial_is_a_nested_run(logs, track
     assert len(again.trials) >= len(result.trials) + 2
 
 
-def test_the_tuning_shortcut_learns_the_same_model_as_train(logs) -> None:
-    """Thresholds fitted on cached features equal train_model's for the same settings."""
+def test_the_chosen_settings_reproduce_the_chosen_trial(logs, tmp_path) -> None:
+    """Training with result.settings and replaying gives exactly the chosen trial's figures."""
+    from apibehave.engine.replay import replay_events
+    from apibehave.workbench.evaluate import evaluate_decisions
+    from apibehave.workbench.registry import Scorecard
+
     train, validation = logs
-    data = TuningData(train, validation, CATALOGUE)
-    plain = TrainSettings(learning=LearningSettings(min_events=100, normal_quantile=0.97,
-                                                    min_normal_crossings=2))  # fmt: skip
-    per_api = train_settings_from_dict(
+    base = train_settings_from_dict(
         {"learning": {"min_events": 100},
-         "per_api": {"shop": {"mode": "shadow", "learning": {"normal_quantile": 0.95}}}}
+         "per_api": {"shop": {"learning": {"normal_quantile": 0.95}}}}
     )  # fmt: skip
-    for settings in (plain, per_api):
-        tuned = data.model_for(settings)
-        trained = train_model(train, catalogue=CATALOGUE, settings=settings).model
-        assert tuned.detectors.to_dict() == trained.detectors.to_dict()
-        assert tuned.vocabulary.to_dict() == trained.vocabulary.to_dict()
-        assert tuned.policy.to_dict() == trained.policy.to_dict()
-        assert tuned.catalogue.to_dict() == trained.catalogue.to_dict()
-    assert data.model_for(per_api).catalogue.get("shop").mode == "shadow"
+    tune = TuneSettings(n_trials=3, population_size=2, seed=5,
+                        storage=str(tmp_path / "s.journal"))  # fmt: skip
+    result = run_tuning(train, validation, catalogue=CATALOGUE, base=base, tune=tune,
+                        track=False)  # fmt: skip
+    assert result.settings.per_api == base.per_api
+    model = train_model(train, catalogue=CATALOGUE, settings=result.settings).model
+    card = Scorecard.from_evaluation(
+        "x", evaluate_decisions(validation, replay_events(validation, model).decisions)
+    )
+    assert card.mean_actor_recall == result.choice.mean_actor_recall
+    assert card.benign_share_calls_blocked == result.choice.benign_share_calls_blocked
+    assert result.choice.learning == asdict(result.settings.learning)
 
 
 def add_trial(study, number_recall: float, share: float, clients: float = 0.0) -> None:
