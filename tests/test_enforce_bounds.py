@@ -66,6 +66,7 @@ def test_auth_responses_arrive_through_the_access_log_listener(bundle, tmp_path)
     async def scenario(client):
         for i in range(3):
             headers = {"X-Original-URI": "/v1/products/1", "X-Request-ID": f"req{i}",
+                       "User-Agent": "Mozilla/5.0",
                        "X-Real-IP": "10.4.4.4"}  # fmt: skip
             assert (await client.get("/auth", headers=headers)).status_code == 200
         assert len(app.state.enforcer.pending) == 3

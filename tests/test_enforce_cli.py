@@ -22,7 +22,7 @@ CALL = {
     "source_ip": "10.6.6.6",
     "method": "GET",
     "url": "/v1/products/6",
-    "headers": [{"host": "shop.example.com"}],
+    "headers": [{"host": "shop.example.com"}, {"user-agent": "Mozilla/5.0"}],
 }
 
 

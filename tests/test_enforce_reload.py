@@ -17,7 +17,11 @@ CALL = {
     "source_ip": "10.7.7.7",
     "method": "GET",
     "url": "/v1/products/7",
-    "headers": [{"host": "shop.example.com"}, {"authorization": "Bearer tok-7"}],
+    "headers": [
+        {"host": "shop.example.com"},
+        {"user-agent": "Mozilla/5.0"},
+        {"authorization": "Bearer tok-7"},
+    ],
 }
 
 
@@ -109,7 +113,8 @@ def test_reload_under_load_answers_every_call_and_loses_no_entry(bundles, tmp_pa
                 codes = []
                 for i in range(300):
                     body = dict(CALL, source_ip=f"192.0.2.{i % 100}",
-                                headers=[{"authorization": f"Bearer t-{i}"}])  # fmt: skip
+                                headers=[{"user-agent": "Mozilla/5.0"},
+                                         {"authorization": f"Bearer t-{i}"}])  # fmt: skip
                     answer = await client.post("/ase/request", json=body,
                                                headers={"X-CorrelationID": f"l{i}"})  # fmt: skip
                     codes.append(answer.status_code)

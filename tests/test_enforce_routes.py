@@ -18,11 +18,18 @@ BENIGN = {
     "source_ip": "10.9.9.9",
     "source_port": 5000,
     "method": "GET",
-    "url": "/v1/products/12?page=2",
+    "url": "/v1/products/12",
     "http_version": "1.1",
-    "headers": [{"host": "shop.example.com"}, {"authorization": "Bearer tok-ann"}],
-    "user_info": [{"username": "ann"}],
+    "headers": [
+        {"host": "shop.example.com"},
+        {"user-agent": "Mozilla/5.0"},
+        {"authorization": "Bearer tok-ann"},
+    ],
+    "user_info": [{"username": "user12"}],
 }
+"""Looks like the engine world's users (the payload model learns user agents, query names
+and user-name shapes: a call unlike them is not benign)."""
+UA = {"User-Agent": "Mozilla/5.0"}
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +76,13 @@ def test_auth_request_reads_nginx_headers(client) -> None:
     """GET /auth decides from X-Original-URI, method, X-Real-IP and forwarded identifiers."""
     ok = client.get(
         "/auth",
-        headers={"X-Original-URI": "/v1/products/5", "X-Original-Method": "GET",
+        headers={**UA, "X-Original-URI": "/v1/products/5", "X-Original-Method": "GET",
                  "X-Real-IP": "10.2.2.2", "Authorization": "Bearer tok-x"},
     )  # fmt: skip
     assert ok.status_code == 200
     blocked = client.get(
         "/auth",
-        headers={"X-Original-URI": "/v1/products/admin-export", "X-Real-IP": "10.3.3.3"},
+        headers={**UA, "X-Original-URI": "/v1/products/admin-export", "X-Real-IP": "10.3.3.3"},
     )
     assert blocked.status_code == 403
     assert blocked.json()["attack_type"] == "decoy"
@@ -179,7 +186,7 @@ def test_deny_list_add_block_list_remove(client) -> None:
 def test_allow_always_wins(client) -> None:
     """An identifier on both lists is allowed; a decoy hit from an allowed address too."""
     client.post("/denylist", json={"kind": "ip", "value": "10.9.9.9"}, headers=ADMIN)
-    client.post("/allowlist", json={"kind": "username", "value": "ann"}, headers=ADMIN)
+    client.post("/allowlist", json={"kind": "username", "value": "user12"}, headers=ADMIN)
     assert client.post("/ase/request", json=BENIGN).status_code == 200
     decoy = dict(BENIGN, url="/v1/products/admin-export")
     assert client.post("/ase/request", json=decoy).status_code == 200
@@ -241,7 +248,7 @@ def test_ase_token_is_required_when_set(bundle, tmp_path) -> None:
         assert client.post("/ase/request", json=BENIGN, headers=wrong).status_code == 401
         good = {"ASE-Token": "side-secret"}
         assert client.post("/ase/request", json=BENIGN, headers=good).status_code == 200
-        auth = {"X-Original-URI": "/v1/products/1", **good}
+        auth = {**UA, "X-Original-URI": "/v1/products/1", **good}
         assert client.get("/auth", headers=auth).status_code == 200
 
 
@@ -317,7 +324,7 @@ def test_forensics_report_shape(client) -> None:
     assert report["total_calls"] == 4
     assert report["ips"] == [{"ip": "10.0.0.1", "count": 2}, {"ip": "10.0.0.2", "count": 2}]
     assert report["methods"] == {"GET": 4}
-    assert {"url": "/v1/products/12?page=2", "count": 3} in report["urls"]
+    assert {"url": "/v1/products/12", "count": 3} in report["urls"]
     assert report["apis"] == {"shop": 4}
     assert [e["attack_type"] for e in report["evidence"]] == ["decoy"]
     assert report["denylist"]["attack_type"] == "decoy"
