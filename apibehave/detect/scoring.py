@@ -127,17 +127,34 @@ def score_one(
     types: list[int],
     min_normal_crossings: int,
 ) -> tuple[float, bool, int, tuple[int, ...], tuple[int, ...]]:
-    """Score one call: risk, flagged, lead feature, crossed and extreme features (Python)."""
+    """Score one call: risk, flagged, lead feature, crossed and extreme features (Python).
+
+    :func:`severity_one` inlined (the live path scores every call): the same
+    double-precision steps; a feature whose severity is 0 (NaN, nothing crossed, or a
+    guard below ``min_guard``) changes nothing, so it is skipped early.
+    """
     best = 0.0
     best_j = -1
     crossed: list[int] = []
     extreme_crossed: list[int] = []
     by_type: dict[int, int] = {}
-    for j, x in enumerate(vector):
-        s = severity_one(x, normal[j], extreme[j], low[j])
+    j = -1
+    for x, tn, tx, is_low in zip(vector, normal, extreme, low, strict=True):
+        j += 1
+        if x != x or tn != tn or tx != tx:  # a NaN: severity 0
+            continue
+        if is_low:
+            distance = tn - x
+            span = tn - tx
+        else:
+            distance = x - tn
+            span = tx - tn
+        if not distance > 0.0:
+            continue
         g = guard[j]
         if g >= 0 and not vector[g] >= min_guard:
-            s = 0.0
+            continue
+        s = EXTREME + distance if not span > 0.0 else 1.0 + distance / span
         if s > best:
             best = s
             best_j = j
