@@ -8,7 +8,10 @@ What is measured, each run bounded to ``--seconds`` after a one-second warm-up:
   2 worker processes at concurrency 32, the full decision path per call (ASE body parsing,
   identifiers, allow and deny lists, streaming features, the bundle's per-API models,
   attack records, call log to Parquet, metrics);
-* ``enforce_1w_c1``: one connection, for the latency of an unloaded decision.
+* ``enforce_1w_c1``: one connection, for the latency of an unloaded decision;
+* ``app_stub_engine_c32``: the enforcer's application with the engine replaced by a stub
+  that allows everything (same server, one worker): HTTP, parsing, the call log and
+  metrics without the decision itself, i.e. the ceiling the engine's cost is taken from.
 
 Traffic: the test period of a small simulator run (every attack campaign, benign traps),
 rendered as ASE sideband request bodies, sent in time order with ``X-Event-Time`` so the
@@ -184,6 +187,24 @@ def bare_app():
     return Starlette(routes=[Route("/ase/request", handler, methods=["POST"])])
 
 
+def serve_stub(port: int, bundle: Path, state: Path) -> None:
+    """Serve the enforcer's application with an engine that allows every call."""
+    import uvicorn
+
+    from apibehave.enforce.app import create_app
+    from apibehave.enforce.settings import EnforceSettings
+    from apibehave.engine.live import Decision
+
+    settings = EnforceSettings(bundle=str(bundle), trust_event_time=True, state_dir=str(state),
+                               call_log_dir=str(state / "calls"), port=port)  # fmt: skip
+    app = create_app(settings)
+    engine = app.state.enforcer.serving.engine
+    engine.decide = lambda event, handle=None: Decision(False, None, None, None, 0.0)
+    engine.observe_response = lambda *args, **kwargs: True
+    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                access_log=False, log_level="warning")  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -354,11 +375,15 @@ def main() -> None:
     parser.add_argument("--memory-clients", type=int, default=100_000)
     parser.add_argument("--load", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-stub", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
         port, path, concurrency, seconds = args.load
         print(json.dumps(load("127.0.0.1", int(port), Path(path), int(concurrency),
                               float(seconds))))  # fmt: skip
+        return
+    if args.serve_stub:
+        serve_stub(int(args.serve_stub[0]), Path(args.serve_stub[1]), Path(args.serve_stub[2]))
         return
     if args.serve_bare:
         import uvicorn
@@ -381,6 +406,12 @@ def main() -> None:
             args.seconds,
         )  # fmt: skip
         print("bare", runs["bare_starlette_c32"], flush=True)
+        port = _free_port()
+        runs["app_stub_engine_c32"] = measure(
+            [sys.executable, __file__, "--serve-stub", str(port), str(bundle), str(work / "stub")],
+            port, requests_file, 32, args.seconds, "/readyz",
+        )  # fmt: skip
+        print("stub engine", runs["app_stub_engine_c32"], flush=True)
         for workers, concurrency in ((1, 32), (2, 32), (1, 1)):
             port = _free_port()
             name = f"enforce_{workers}w_c{concurrency}"
