@@ -184,8 +184,8 @@ def test_validation_without_attacks_is_refused(logs) -> None:
         split_by_time(train, 0.5)  # the training log is clean
 
 
-def cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {"MLFLOW_DISABLE_TELEMETRY": "true", "PATH": "/usr/bin:/bin"}
+def cli(*args: str | Path, cwd: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {"MLFLOW_DISABLE_TELEMETRY": "true", "PATH": "/usr/bin:/bin", **env_vars}
     return subprocess.run(
         [sys.executable, "-m", "apibehave", "tune", *map(str, args)],
         capture_output=True, text=True, check=False, env=env, cwd=cwd,
@@ -231,3 +231,14 @@ def test_cli_mistakes_are_one_line(args, fragment, tmp_path) -> None:
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert fragment in result.stderr
+
+
+def test_an_mlflow_store_that_cannot_be_opened_fails_first(tmp_path) -> None:
+    """A broken tracking store is one line naming it, before any simulation or trial."""
+    (tmp_path / "x.db").write_text("not a database")
+    result = cli("--simulate", "--storage", "s.journal", cwd=tmp_path,
+                 MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'x.db'}")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "cannot open the MLflow store" in result.stderr and "x.db" in result.stderr
+    assert not (tmp_path / "s.journal").exists()

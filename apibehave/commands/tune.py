@@ -79,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
     }
     given = {k: v for k, v in overrides.items() if v is not None}
     tune = tune_settings_from_dict({**params.tune.to_dict(), **given}, source="options")
+    if not args.no_track:  # a store that cannot be opened fails before any simulation
+        from apibehave.workbench.tracking import configure_tracking
+
+        configure_tracking("apibehave-tune")
     train, validation, catalogue = _data(args, params)
     result = run_tuning(
         train, validation, catalogue=catalogue, base=params.train, tune=tune,
