@@ -298,11 +298,11 @@ class StreamingFeatures:
         call = self._describe(event, ts)
         out = [_NAN] * self._n
         memberships: list = []
-        bigrams = self.vocabulary.for_api(call.api).bigrams
-        identifiers = {column: event.get(column) for column in self._identifier_columns}
         api = call.api
+        bigrams = self._vocabularies[api].bigrams  # filled by _describe
+        get = event.get
         for group, column, is_global in self._group_columns:
-            identifier = identifiers[column]
+            identifier = get(column)
             if identifier is None or identifier != identifier or identifier == "":
                 continue
             key = identifier if is_global else (identifier, api)
