@@ -19,6 +19,8 @@ who must never be. One stream is one client's calls at a fixed pace::
       req_bytes: 0
       host: shop.example.com    # optional Host header and the API the gateway routed to
       api: shop
+      query: "q=shoes&page={i}" # optional query string ({i} as in path) and request body
+      body: '{"a": 1}'
 """
 
 from __future__ import annotations
@@ -65,9 +67,10 @@ def expand(streams: list[dict[str, Any]], start: pd.Timestamp, seed: int) -> lis
                 "label": stream.get("label", "normal"),
                 "actor": stream["actor"],
             }
-            for key in ("host", "api"):
+            for key in ("host", "api", "query", "body"):
                 if key in stream:
-                    row[key] = stream[key]
+                    value = stream[key]
+                    row[key] = value.format(i=i) if key == "query" else value
             for key, column in _IDENTIFIERS.items():
                 if key in stream:
                     value = stream[key]

@@ -2,7 +2,8 @@
 
 Payload: ``features.json`` (the feature declaration), ``vocabulary.json``,
 ``thresholds.json`` (per-API normal and extreme thresholds a person may edit and reseal),
-``policy.json`` and ``apis.yaml`` (the catalogue). All plain data; nothing that runs code.
+``policy.json``, ``apis.yaml`` (the catalogue) and, when trained, ``payload.json`` (the
+payload detector). All plain data; nothing that runs code.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from apibehave.bundle.reader import LoadedBundle, load_bundle
 from apibehave.bundle.writer import write_bundle
 from apibehave.detect.decision_model import DecisionModel
 from apibehave.detect.model import DetectorSet
+from apibehave.detect.payload import PayloadDetector
 from apibehave.detect.policy import DecisionPolicy
 from apibehave.features.spec import FeatureSet
 from apibehave.features.vocabulary import Vocabulary
@@ -27,6 +29,7 @@ VOCABULARY_FILE = "vocabulary.json"
 THRESHOLDS_FILE = "thresholds.json"
 POLICY_FILE = "policy.json"
 CATALOGUE_FILE = "apis.yaml"
+PAYLOAD_FILE = "payload.json"
 
 
 def write_model_bundle(
@@ -58,6 +61,8 @@ def write_model_bundle(
         POLICY_FILE: model.policy.to_dict(),
         CATALOGUE_FILE: model.catalogue.to_dict(),
     }
+    if model.payload is not None:
+        files[PAYLOAD_FILE] = model.payload.to_dict()
     apis = {
         api: {"status": d.status, "n_events": d.n_events, "reason": d.reason}
         for api, d in sorted(model.detectors.detectors.items())
@@ -95,6 +100,11 @@ def model_from_bundle(bundle: LoadedBundle) -> DecisionModel:
             detectors=DetectorSet.from_dict(bundle.read_json(THRESHOLDS_FILE), feature_set),
             catalogue=Catalogue.from_dict(bundle.read_yaml(CATALOGUE_FILE), source=where),
             policy=DecisionPolicy.from_dict(bundle.read_json(POLICY_FILE)),
+            payload=(
+                PayloadDetector.from_dict(bundle.read_json(PAYLOAD_FILE))
+                if PAYLOAD_FILE in bundle.names
+                else None
+            ),
         )
     except BundleError:
         raise

@@ -133,6 +133,11 @@ SPECIFICITY: tuple[AttackType, ...] = (
 _RANK = {attack: i for i, attack in enumerate(SPECIFICITY)}
 
 
+def specificity_rank(attack: str | AttackType) -> int:
+    """Position of an attack type in :data:`SPECIFICITY` (0 is the most specific)."""
+    return _RANK[AttackType(attack)]
+
+
 def attack_type_for_crossing(
     crossed: Sequence[tuple[FeatureSpec, bool]],
 ) -> tuple[AttackType, FeatureSpec]:

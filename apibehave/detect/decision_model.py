@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from apibehave.detect.model import DetectorSet
+from apibehave.detect.payload import PayloadDetector
 from apibehave.detect.policy import DecisionPolicy
 from apibehave.detect.rules import InvalidApiRule
 from apibehave.features.prepare import FeatureContext
@@ -29,7 +30,9 @@ class DecisionModel:
     catalogue : Catalogue
         The APIs (resolution, identifiers, login and decoy paths, modes).
     policy : DecisionPolicy
-        TTLs and standing allow entries.
+        TTLs, standing allow entries and rule settings.
+    payload : PayloadDetector or None
+        The payload detector (injection, fuzzing, tampering), when trained.
     """
 
     feature_set: FeatureSet
@@ -37,6 +40,7 @@ class DecisionModel:
     detectors: DetectorSet
     catalogue: Catalogue
     policy: DecisionPolicy
+    payload: PayloadDetector | None = None
 
     @cached_property
     def invalid_api_rule(self) -> InvalidApiRule:

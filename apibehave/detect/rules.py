@@ -21,6 +21,8 @@ import numpy as np
 
 from apibehave.features.spec import FeatureSet
 
+DECOY_RISK = 10.0
+"""Risk reported for a decoy hit (at least; a model's own risk may be higher)."""
 INVALID_API_RISK = 5.0
 """Risk reported for an invalid-API block (at least; a model's own risk may be higher)."""
 
@@ -83,4 +85,4 @@ class InvalidApiRule:
         }
 
 
-__all__ = ["INVALID_API_RISK", "InvalidApiRule", "invalid_call_count_feature"]
+__all__ = ["DECOY_RISK", "INVALID_API_RISK", "InvalidApiRule", "invalid_call_count_feature"]

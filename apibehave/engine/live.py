@@ -17,18 +17,18 @@ from typing import Any
 
 import numpy as np
 
+from apibehave.detect.attribution import specificity_rank
 from apibehave.detect.decision_model import DecisionModel
-from apibehave.detect.rules import INVALID_API_RISK
+from apibehave.detect.rules import DECOY_RISK, INVALID_API_RISK
 from apibehave.engine.lists import IdentifierListStore, ListEntry, MemoryListStore
+from apibehave.engine.payload_rule import NO_PAYLOAD, PayloadRule, PayloadVerdict
 from apibehave.features.derive import UNKNOWN_API, present
-from apibehave.features.streaming import StreamingFeatures
+from apibehave.features.streaming import StreamingFeatures, epoch_ns
 from apibehave.schema.attacks import ATTACK_TYPES, AttackType
 from apibehave.schema.catalogue import BAD_HOST, VALID_CALL, call_validity_one
 from apibehave.schema.events import IDENTIFIER_COLUMNS
 
 IDENTIFIER_KINDS: tuple[str, ...] = tuple(IDENTIFIER_COLUMNS)
-DECOY_RISK = 10.0
-"""Risk reported for a decoy hit (at least; a model's own risk may be higher)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class LiveEngine:
         )
         self._specs = list(model.feature_set)
         self._blocked_handles: set[Any] = set()
+        self.payload = PayloadRule(model)
 
     def decide(self, event: Mapping[str, Any], handle: Any = None) -> Decision:
         """Decide on one call from its request metadata.
@@ -119,14 +120,21 @@ class LiveEngine:
         ) if len(self.model.catalogue) else _own_api(event)  # fmt: skip
         validity = call_validity_one(self.model.catalogue, api, event.get("method"),
                                      event.get("host"))  # fmt: skip
-        invalid = validity != VALID_CALL
-        if invalid:
+        spec = self.model.catalogue.get(api) if api is not None else None
+        decoy = spec is not None and spec.is_decoy_path(event["path"])
+        if validity != VALID_CALL:
             api = None  # invalid calls count under the unknown API, as in replay
         call = dict(event)
         call["api"] = api
         now = _seconds(event["ts"])
         vector = self.features.on_request(call, handle)
-        decision = self._decide(call, api, vector, now, validity)
+        ip = call.get("client_ip")
+        payload = (
+            self.payload.one(call, str(ip) if present(ip) else None, epoch_ns(event["ts"]))
+            if validity == VALID_CALL  # invalid calls are the invalid-call rule's alone
+            else NO_PAYLOAD
+        )
+        decision = self._decide(call, api, vector, now, (validity, decoy, payload))
         if decision.block and handle is not None:
             self.features.on_response(handle, 0, 0)
             self._blocked_handles.add(handle)
@@ -143,8 +151,14 @@ class LiveEngine:
 
     # ---- the decision ---------------------------------------------------------------
     def _decide(
-        self, call: dict, api: str | None, vector: np.ndarray, now: float, validity: int
+        self,
+        call: dict,
+        api: str | None,
+        vector: np.ndarray,
+        now: float,
+        rules: tuple[int, bool, PayloadVerdict],
     ) -> Decision:
+        validity, decoy, payload = rules
         identifiers = [(kind, call.get(column)) for kind, column in IDENTIFIER_COLUMNS.items()]
         present_ids = [(k, str(v)) for k, v in identifiers if present(v)]
         risk, attack, kind, evidence = self._score(api, vector)
@@ -158,7 +172,6 @@ class LiveEngine:
                     entry.risk if entry.risk is not None else risk, api=api,
                 )  # fmt: skip
         spec = self.model.catalogue.get(api) if api is not None else None
-        decoy = spec is not None and spec.is_decoy_path(call["path"])
         if decoy:
             attack, kind = AttackType.DECOY.value, "ip"
             risk = max(risk, DECOY_RISK)
@@ -170,6 +183,13 @@ class LiveEngine:
             evidence = {"rule": "invalid_api", **self.model.invalid_api_rule.evidence(vector)}
             if header:
                 evidence["host"] = call.get("host")
+        elif payload.block and not (
+            attack is not None
+            and specificity_rank(attack) < specificity_rank(ATTACK_TYPES[payload.attack_code])
+        ):  # a payload block, unless the models name a more specific attack
+            attack, kind = ATTACK_TYPES[payload.attack_code], "ip"
+            risk = max(risk, payload.risk)
+            evidence = {"rule": "payload", **(payload.evidence or {})}
         elif attack is None:
             return Decision(False, None, None, None, risk, api=api)
         enforced = spec is None or spec.blocks

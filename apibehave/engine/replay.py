@@ -18,10 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from apibehave.detect.attribution import specificity_rank
 from apibehave.detect.decision_model import DecisionModel
 from apibehave.detect.model import Scores
-from apibehave.detect.rules import INVALID_API_RISK
+from apibehave.detect.rules import DECOY_RISK, INVALID_API_RISK
 from apibehave.engine.denyloop import ALLOW, BLOCK, LoopResult, run_deny_loop
+from apibehave.engine.payload_rule import PayloadRule
 from apibehave.features.batch import compute_feature_matrix
 from apibehave.features.derive import UNKNOWN_API
 from apibehave.features.grouping import time_order
@@ -47,6 +49,7 @@ _SCORE_WORKERS = max(1, min(2, os.cpu_count() or 1))
 _DECOY_CODE = ATTACK_TYPES.index(AttackType.DECOY)
 _INVALID_API_CODE = ATTACK_TYPES.index(AttackType.INVALID_API)
 _HEADER_CODE = ATTACK_TYPES.index(AttackType.HEADER_MANIPULATION)
+_RANK_BY_CODE = np.array([specificity_rank(a) for a in ATTACK_TYPES], dtype=np.int64)
 
 
 @dataclass
@@ -112,6 +115,15 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     n_codes = np.array([len(prepared[c].cat.categories) for c in IDENTIFIER_COLUMNS.values()])
     order = time_order(prepared)
     rule = _rule_codes(decoy, model.invalid_api_rule.flags(features, invalid), validity)
+    payload_flag, payload_attack, payload_risk = PayloadRule(model).batch(
+        resolved, codes[0], prepared["ts_ns"].to_numpy(), eligible=~invalid
+    )
+    # decoy and invalid-call rules come first; invalid calls are theirs alone
+    payload_flag &= (rule < 0) & ~invalid
+    rule_risk = np.where(rule == _DECOY_CODE, DECOY_RISK, 0.0)
+    rule_risk[rule >= 0] = np.maximum(rule_risk[rule >= 0], INVALID_API_RISK)
+    rule_risk[rule == _DECOY_CODE] = DECOY_RISK
+    payload = (payload_flag, payload_attack, payload_risk)
     enforced = _enforced(api_names, model)[api_index]
     allowed = _allowed(events, model)
     ttl_ns = np.array([int(model.policy.ttl_s[k] * 1e9) for k in IDENTIFIER_KINDS], dtype=np.int64)
@@ -126,8 +138,9 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     iteration = 0
     while True:
         iteration += 1
-        flagged = scores.flagged | (rule >= 0)
-        block_kind = _block_kinds(scores, rule)
+        rule_now, risk_now, by_payload = _with_payload(rule, rule_risk, payload, scores)
+        flagged = scores.flagged | (rule_now >= 0)
+        block_kind = _block_kinds(scores, rule_now)
         loop = run_deny_loop(
             order, prepared["ts_ns"].to_numpy(), codes, n_codes, allowed, flagged,
             block_kind, decoy, enforced, ttl_ns,
@@ -150,8 +163,10 @@ def replay_events(events: pd.DataFrame, model: DecisionModel) -> ReplayResult:
     if masked_rows is not None:
         features[masked_rows] = masked
 
-    decisions = _decisions_frame(events, loop, scores, rule)
-    new_blocks = _new_blocks(events, resolved, loop, scores, rule, features, model)
+    decisions = _decisions_frame(events, loop, scores, rule_now, risk_now)
+    new_blocks = _new_blocks(
+        events, resolved, loop, scores, (rule_now, risk_now, by_payload), features, model
+    )
     stats = {
         "events": n,
         "blocked": int((loop.decision == BLOCK).sum()),
@@ -189,6 +204,25 @@ def _rule_codes(decoy: np.ndarray, invalid_api: np.ndarray, validity: np.ndarray
     rule[invalid_api & (validity == BAD_HOST)] = _HEADER_CODE
     rule[decoy] = _DECOY_CODE
     return rule
+
+
+def _with_payload(
+    rule: np.ndarray, rule_risk: np.ndarray, payload: tuple, scores: Scores
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge the payload rule into the rule codes, given this pass's model scores.
+
+    A payload block stands unless the models flag the same call with a more specific
+    attack type (:data:`~apibehave.detect.attribution.SPECIFICITY`), as in the live engine.
+    """
+    flag, attack, risk = payload
+    model_first = scores.flagged & (scores.attack_code >= 0)
+    model_rank = np.where(model_first, _RANK_BY_CODE[np.maximum(scores.attack_code, 0)], 10**6)
+    by_payload = flag & ~(model_rank < _RANK_BY_CODE[np.maximum(attack, 0)])
+    rule_now = rule.copy()
+    rule_now[by_payload] = attack[by_payload]
+    risk_now = rule_risk.copy()
+    risk_now[by_payload] = risk[by_payload]
+    return rule_now, risk_now, by_payload
 
 
 def _block_kinds(scores: Scores, rule: np.ndarray) -> np.ndarray:
@@ -287,20 +321,22 @@ def _merge_scores(base: Scores, rows: np.ndarray, part: Scores) -> Scores:
 
 
 def _decisions_frame(
-    events: pd.DataFrame, loop: LoopResult, scores: Scores, rule: np.ndarray
+    events: pd.DataFrame,
+    loop: LoopResult,
+    scores: Scores,
+    rule: np.ndarray,
+    rule_risk: np.ndarray,
 ) -> pd.DataFrame:
     n = len(events)
     block = loop.decision == BLOCK
     cause = np.where(block, loop.cause, 0)
-    decoy = rule == _DECOY_CODE
     attack_code = np.where(rule[cause] >= 0, rule[cause], scores.attack_code[cause])
     attack = _strings(np.where(block, attack_code, -1), ATTACK_TYPES)
     kind = _strings(np.where(block, loop.kind, -1), IDENTIFIER_KINDS)
     identifier = _identifier_column(events, block, loop.kind)
     risk = np.where(block, scores.risk[cause], scores.risk)
-    risk = np.where(block & decoy[cause], np.maximum(risk, 10.0), risk)
-    invalid = (rule == _INVALID_API_CODE) | (rule == _HEADER_CODE)
-    risk = np.where(block & invalid[cause], np.maximum(risk, INVALID_API_RISK), risk)
+    by_rule = block & (rule[cause] >= 0)
+    risk = np.where(by_rule, np.maximum(risk, rule_risk[cause]), risk)
     return pd.DataFrame(
         {
             "event_index": np.arange(n, dtype=np.int64),
@@ -336,9 +372,11 @@ def _identifier_column(events: pd.DataFrame, block: np.ndarray, kinds: np.ndarra
     return STRING_DTYPE.__from_arrow__(column)
 
 
-def _new_blocks(events, resolved, loop, scores, rule, features, model) -> pd.DataFrame:
+def _new_blocks(events, resolved, loop, scores, rules, features, model) -> pd.DataFrame:
     """One row per call that created a deny entry (or would have, in shadow mode)."""
     rows = np.flatnonzero((loop.decision != ALLOW) & (loop.cause == np.arange(len(events))))
+    rule, rule_risk, by_payload = rules
+    payload = PayloadRule(model)
     records = []
     for i in rows:
         api = resolved["api"].iloc[i]
@@ -348,6 +386,10 @@ def _new_blocks(events, resolved, loop, scores, rule, features, model) -> pd.Dat
         if rule[i] == _DECOY_CODE:
             attack = AttackType.DECOY.value
             evidence.append({"rule": "decoy_path", "path": events["path"].iloc[i]})
+        elif by_payload[i]:
+            attack = ATTACK_TYPES[rule[i]]
+            call = resolved.iloc[i].to_dict()
+            evidence.append({"rule": "payload", **payload.evidence(call)})
         elif rule[i] in (_INVALID_API_CODE, _HEADER_CODE):
             attack = ATTACK_TYPES[rule[i]]
             evidence.append(model.invalid_api_rule.evidence(features[i]))
@@ -365,7 +407,7 @@ def _new_blocks(events, resolved, loop, scores, rule, features, model) -> pd.Dat
                 "attack_type": attack,
                 "identifier_kind": kind,
                 "identifier": events[IDENTIFIER_COLUMNS[kind]].iloc[i],
-                "risk": float(scores.risk[i]),
+                "risk": float(max(scores.risk[i], rule_risk[i])),
                 "mode": "enforce" if loop.decision[i] == BLOCK else "shadow",
                 "evidence": evidence,
             }

@@ -16,6 +16,7 @@ from apibehave.bundle.model_bundle import write_model_bundle
 from apibehave.common.errors import UserError
 from apibehave.detect.decision_model import DecisionModel
 from apibehave.detect.model import DetectorSet
+from apibehave.detect.payload import PayloadDetector
 from apibehave.features.batch import compute_features
 from apibehave.features.default import DEFAULT_FEATURE_SET
 from apibehave.features.prepare import prepare_events
@@ -106,7 +107,10 @@ def train_model(
                 feature_set, settings.learning_for(api),
             )  # fmt: skip
             detectors.detectors[api] = own.detectors[api]
-    model = DecisionModel(feature_set, vocabulary, detectors, catalogue, settings.policy())
+    payload = _fit_payload(resolved, settings) if settings.payload_detector else None
+    model = DecisionModel(
+        feature_set, vocabulary, detectors, catalogue, settings.policy(), payload=payload
+    )
     status = {
         api: {"status": d.status, "n_events": d.n_events, "reason": d.reason}
         for api, d in sorted(detectors.detectors.items())
@@ -120,6 +124,21 @@ def train_model(
         features=features if keep_features else None,
         api_names=api_names if keep_features else None,
     )
+
+
+def _fit_payload(resolved: pd.DataFrame, settings: TrainSettings) -> PayloadDetector | None:
+    """Fit the payload detector on the earlier 80% of the calls, calibrate on the rest.
+
+    The threshold is the risk that ``payload_fpr`` of the held-out (later, unseen) normal
+    calls exceed, so it reflects requests the detector never learned from.
+    """
+    if len(resolved) < 10:
+        return None
+    order = np.argsort(resolved["ts"].to_numpy(), kind="stable")
+    cut = int(len(order) * 0.8)
+    fit_rows, holdout_rows = order[:cut], order[cut:]
+    detector = PayloadDetector().fit(resolved.iloc[fit_rows])
+    return detector.calibrate(resolved.iloc[holdout_rows], fpr=settings.payload_fpr)
 
 
 def _cross_fit_novelty(

@@ -75,6 +75,12 @@ class TrainSettings:
         (``inf``, or null in params, turns the rule off).
     per_api : mapping of str to ApiOverride
         Per-API overrides (mode, blocking, learning), keyed by API name.
+    payload_detector : bool
+        Train the payload detector (injection, fuzzing, tampering in requests).
+    payload_fpr : float
+        Share of held-out normal calls the payload detector may mark (its threshold).
+    payload_strikes : int
+        Marked calls from one address within the strike window before a block.
     """
 
     learning: LearningSettings = field(default_factory=LearningSettings)
@@ -82,6 +88,9 @@ class TrainSettings:
     allow: tuple[tuple[str, str], ...] = ()
     invalid_api_max_calls: float = DEFAULT_INVALID_API_MAX_CALLS
     per_api: Mapping[str, ApiOverride] = field(default_factory=dict)
+    payload_detector: bool = True
+    payload_fpr: float = 0.001
+    payload_strikes: int = 2
 
     def learning_for(self, api: str) -> LearningSettings:
         """Return the learning settings of ``api`` (its overrides over the shared ones)."""
@@ -93,7 +102,10 @@ class TrainSettings:
     def policy(self) -> DecisionPolicy:
         """Return the decision policy these settings describe."""
         return DecisionPolicy(
-            ttl_s=self.ttl_s, allow=self.allow, invalid_api_max_calls=self.invalid_api_max_calls
+            payload_strikes=self.payload_strikes,
+            ttl_s=self.ttl_s,
+            allow=self.allow,
+            invalid_api_max_calls=self.invalid_api_max_calls,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +116,9 @@ class TrainSettings:
             "ttl_s": dict(self.ttl_s),
             "allow": [list(a) for a in self.allow],
             "invalid_api_max_calls": None if limit == float("inf") else limit,
+            "payload_detector": self.payload_detector,
+            "payload_fpr": self.payload_fpr,
+            "payload_strikes": self.payload_strikes,
         }
         if self.per_api:  # absent when unused, so earlier params hashes stay the same
             data["per_api"] = {api: o.to_dict() for api, o in sorted(self.per_api.items())}
@@ -143,7 +158,8 @@ def train_settings_from_dict(section: Any, *, source: str = "train") -> TrainSet
     """Validate a ``train`` section given as plain data."""
     if not isinstance(section, Mapping):
         raise UserError(f"{source}: must be a mapping")
-    known = {"learning", "ttl_s", "allow", "invalid_api_max_calls", "per_api"}
+    known = {"learning", "ttl_s", "allow", "invalid_api_max_calls", "per_api",
+             "payload_detector", "payload_fpr", "payload_strikes"}  # fmt: skip
     unknown = sorted(set(section) - known)
     if unknown:
         raise UserError(f"{source}.{unknown[0]}: unknown key; expected one of {sorted(known)}")
@@ -163,6 +179,15 @@ def train_settings_from_dict(section: Any, *, source: str = "train") -> TrainSet
     limit = section.get("invalid_api_max_calls", DEFAULT_INVALID_API_MAX_CALLS)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)):
         raise UserError(f"{source}.invalid_api_max_calls: must be a number or null (off)")
+    payload = section.get("payload_detector", True)
+    if not isinstance(payload, bool):
+        raise UserError(f"{source}.payload_detector: must be true or false")
+    fpr = section.get("payload_fpr", 0.001)
+    if isinstance(fpr, bool) or not isinstance(fpr, int | float) or not 0 < fpr < 1:
+        raise UserError(f"{source}.payload_fpr: must be a share between 0 and 1")
+    strikes = section.get("payload_strikes", 2)
+    if isinstance(strikes, bool) or not isinstance(strikes, int) or strikes < 1:
+        raise UserError(f"{source}.payload_strikes: must be a whole number, 1 or more")
     try:
         settings = TrainSettings(
             learning=learning,
@@ -170,6 +195,9 @@ def train_settings_from_dict(section: Any, *, source: str = "train") -> TrainSet
             allow=tuple((a["kind"], str(a["value"])) for a in allow),
             invalid_api_max_calls=float("inf") if limit is None else float(limit),
             per_api=per_api,
+            payload_detector=payload,
+            payload_fpr=float(fpr),
+            payload_strikes=strikes,
         )
         settings.policy()
     except UserError as exc:
