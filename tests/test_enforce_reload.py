@@ -139,3 +139,30 @@ def test_reload_under_load_answers_every_call_and_loses_no_entry(bundles, tmp_pa
     assert len(served) == 300 and set(served) <= {200, 403}
     assert served.count(403) == 150  # 192.0.2.0-49 are denied, before and after every swap
     assert denied >= 50
+
+
+def test_redis_url_shares_the_lists_between_two_enforcers(bundles, tmp_path) -> None:
+    """With redis_url set, a deny entry made on one enforcer blocks on another."""
+    import time
+
+    from tests.redis_fixture import RedisServer
+
+    first, _, _ = bundles
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        apps = [
+            create_app(settings_for(first, tmp_path / f"s{i}", redis_url=server.url))
+            for i in range(2)
+        ]
+        with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
+            assert one.get("/readyz").json()["lists"]["denylist"]["backend"] == "redis"
+            one.post("/denylist", json={"kind": "ip", "value": "10.7.7.7"}, headers=ADMIN)
+            deadline = time.monotonic() + 5
+            while two.post("/ase/request", json=CALL).status_code != 403:
+                assert time.monotonic() < deadline, "the block did not reach the other enforcer"
+                time.sleep(0.05)
+            metrics = two.get("/metrics").text
+            assert 'apibehave_list_store_connected{list="denylist"} 1' in metrics
+    finally:
+        server.stop()

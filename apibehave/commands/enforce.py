@@ -53,6 +53,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seconds a request waits for its response before counting as unanswered",
     )
     parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="share deny and allow lists with other enforcers through Redis "
+        "(e.g. redis://127.0.0.1:6379/0; docs/fleet.md); else in memory",
+    )
+    parser.add_argument(
         "--log-udp-port",
         type=int,
         metavar="PORT",
@@ -80,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         pending_ttl_s=args.pending_ttl,
         log_udp_port=args.log_udp_port,
+        redis_url=args.redis_url,
     )
     serve(settings)
     return 0

@@ -102,6 +102,16 @@ def create_app(
             raise RuntimeError(f"create_app() without settings needs ${SETTINGS_ENV}")
         settings = EnforceSettings.from_json(text)
     model, manifest = load_model(settings.bundle)
+    owned: list[Any] = []
+    if settings.redis_url and (deny is None or allow is None):
+        from apibehave.engine.redis_store import RedisListStore
+
+        if deny is None:
+            deny = RedisListStore(settings.redis_url, namespace="deny")
+            owned.append(deny)
+        if allow is None:
+            allow = RedisListStore(settings.redis_url, namespace="allow")
+            owned.append(allow)
     admin_token, _ = resolve_admin_token(settings)
     ase_token = resolve_ase_token(settings)
     digester = Digester(resolve_digest_key(settings))
@@ -119,7 +129,7 @@ def create_app(
     enforcer = Enforcer(
         settings, model, manifest, deny=deny, allow=allow, call_log=call_log, digester=digester
     )
-    routes = _Routes(enforcer, admin_token, ase_token)
+    routes = _Routes(enforcer, admin_token, ase_token, owned)
     app = Starlette(
         routes=routes.table(),
         lifespan=routes.lifespan,
@@ -150,8 +160,11 @@ def _guard(handler: Handler) -> Handler:
 class _Routes:
     """The route handlers over one :class:`Enforcer`."""
 
-    def __init__(self, enforcer: Enforcer, admin_token: str, ase_token: str | None) -> None:
+    def __init__(
+        self, enforcer: Enforcer, admin_token: str, ase_token: str | None, owned: list[Any]
+    ) -> None:
         self.enforcer = enforcer
+        self.owned_stores = owned
         self.settings = enforcer.settings
         self.admin_token = admin_token
         self.ase_token = ase_token
@@ -209,6 +222,8 @@ class _Routes:
             if transport is not None:
                 transport.close()
             enforcer.close()
+            for store in self.owned_stores:  # stores this app made (not ones handed in)
+                store.close()
 
     def _install_sighup(self, loop: asyncio.AbstractEventLoop) -> bool:
         if threading.current_thread() is not threading.main_thread():
@@ -394,6 +409,10 @@ class _Routes:
             "bundle_id": enforcer.serving.manifest.bundle_id,
             "call_log": None if call_log is None else ("running" if ready else "stopped"),
         }
+        stores = _store_status(enforcer)
+        if stores:
+            body["lists"] = stores  # a shared store away does not make the node unready:
+            # lookups answer from its local mirror (the fleet's fail mode, docs/fleet.md)
         return json_response(body, 200 if ready else 503)
 
     async def metrics(self, request: Request) -> Response:
@@ -430,6 +449,15 @@ class _Routes:
                  call_log.dropped),
                 ("apibehave_call_log_errors", "Failed call-log writes.", {}, call_log.errors),
             ]  # fmt: skip
+        for which, status in _store_status(enforcer).items():
+            gauges.append(
+                ("apibehave_list_store_connected", "Whether the shared list store is connected.",
+                 {"list": which}, int(bool(status.get("connected")))),
+            )  # fmt: skip
+            gauges.append(
+                ("apibehave_list_store_pending_writes", "List changes not yet in the store.",
+                 {"list": which}, int(status.get("pending_writes") or 0)),
+            )  # fmt: skip
         text = enforcer.metrics.render(gauges)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -448,6 +476,16 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
     answer = problem_response(HTTPProblemError(405, "method not allowed on this route"))
     answer.headers.update(getattr(exc, "headers", None) or {})  # Allow: the route's methods
     return answer
+
+
+def _store_status(enforcer: Enforcer) -> dict[str, dict[str, Any]]:
+    """Status of shared list stores (those that report one), by list."""
+    out = {}
+    for which in ("denylist", "allowlist"):
+        status = getattr(enforcer.store(which), "status", None)
+        if callable(status):
+            out[which] = status()
+    return out
 
 
 def _verdict_response(verdict: Any) -> Response:

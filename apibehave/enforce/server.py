@@ -41,6 +41,8 @@ def banner(settings: EnforceSettings, bundle_id: str, token_source: str) -> str:
             f"  responses of /auth calls: nginx access_log "
             f"syslog:server={settings.host}:{settings.log_udp_port} (JSON, see docs/enforce.md)"
         )
+    if settings.redis_url:
+        lines.append("  deny and allow lists: shared through Redis (docs/fleet.md)")
     if settings.call_log_dir:
         lines.append(f"  call log: {settings.call_log_dir}/calls-*.parquet")
     return "\n".join(lines)

@@ -82,6 +82,9 @@ class EnforceSettings:
     log_udp_port : int or None
         Listen on this loopback UDP port for nginx access-log lines (JSON over syslog)
         that bring the responses of ``/auth`` calls to the engine.
+    redis_url : str or None
+        Share the deny and allow lists with other enforcers through this Redis
+        (:class:`apibehave.engine.redis_store.RedisListStore`); in memory when None.
     """
 
     bundle: str
@@ -108,6 +111,7 @@ class EnforceSettings:
     recent_calls: int = 100_000
     attack_records: int = 10_000
     log_udp_port: int | None = None
+    redis_url: str | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.fail_mode not in ("open", "closed"):
