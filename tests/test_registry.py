@@ -128,8 +128,10 @@ def test_staging_release_copy_and_export_name_the_version(world, tmp_path) -> No
     version = registry.register_challenger(world["uris"]["good"], name)
     staged = registry.promote(name, version, world["test"], alias="staging")
     assert staged.promoted and registry.alias_version(name, "champion") is None
+    assert registry.alias_version(name, "challenger") == version
     assert registry.release_staging(name) == version
     assert registry.alias_version(name, "champion") == version
+    assert registry.alias_version(name, "challenger") is None
 
     prod_version = registry.copy_to_registered_model(name, version, "lifecycle-prod")
     assert registry.alias_version("lifecycle-prod", "champion") == prod_version

@@ -368,6 +368,8 @@ def _record(decision: PromotionDecision) -> None:
 def release_staging(name: str = DEFAULT_MODEL_NAME) -> str:
     """Move ``champion`` to the version holding ``staging`` (it passed the gate there).
 
+    ``staging`` stays where it is; ``challenger`` is dropped when it named that version.
+
     Returns
     -------
     str
@@ -386,6 +388,8 @@ def release_staging(name: str = DEFAULT_MODEL_NAME) -> str:
     client = _client()
     previous = alias_version(name, CHAMPION)
     _call(lambda: client.set_registered_model_alias(name, CHAMPION, version))
+    if alias_version(name, CHALLENGER) == version:  # a champion is no longer a challenger
+        _call(lambda: client.delete_registered_model_alias(name, CHALLENGER))
     _call(lambda: client.set_model_version_tag(name, version, "released_at", utc_timestamp()))
     _call(lambda: client.set_model_version_tag(name, version, "released_over", previous or "none"))
     return version
