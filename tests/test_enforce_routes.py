@@ -356,3 +356,15 @@ def test_usage_and_training_reports(client) -> None:
     assert training["bundle_id"].startswith("apibehave-")
     assert training["apis"]["partner"]["mode"] == "shadow"
     assert training["apis"]["shop"]["status"] in {"ready", "learning"}
+
+
+def test_unknown_api_calls_are_decided_and_blocked_past_the_ceiling(client) -> None:
+    """Calls to no API of the catalogue are decided (never an error); a prober gets blocked."""
+    probe = dict(BENIGN, source_ip="10.5.5.5", headers=[{"user-agent": "Mozilla/5.0"}])
+    answers = [client.post("/ase/request", json=dict(probe, url=f"/wp-admin/{i}.php"))
+               for i in range(20)]  # fmt: skip
+    assert answers[0].status_code == 200
+    assert {a.status_code for a in answers} == {200, 403}
+    blocked = next(a.json() for a in answers if a.status_code == 403)
+    assert blocked["attack_type"] == "invalid_api"
+    assert blocked["identifier_kind"] == "ip"
