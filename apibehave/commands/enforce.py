@@ -53,6 +53,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seconds a request waits for its response before counting as unanswered",
     )
     parser.add_argument(
+        "--max-identifiers",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="identifier states kept per feature table; the least recently seen are evicted "
+        "(default: 1,000,000; about 4 KB each)",
+    )
+    parser.add_argument(
         "--redis-url",
         metavar="URL",
         help="share deny and allow lists with other enforcers through Redis "
@@ -87,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         pending_ttl_s=args.pending_ttl,
         log_udp_port=args.log_udp_port,
         redis_url=args.redis_url,
+        max_identifiers=args.max_identifiers,
     )
     serve(settings)
     return 0
