@@ -221,3 +221,19 @@ def test_oversized_and_deeply_nested_bodies_are_judged(detector: PayloadDetector
         call(method="POST", path="/v1/users", query=None, body="[" * 9999)
     )
     assert nested["flagged"] and nested["attack_type"] == "probing"
+
+
+def test_a_few_attack_calls_in_training_do_not_teach_their_names() -> None:
+    """A parameter name seen in 5 of 4,000 training calls still costs like a new one."""
+    events = normal_calls(4000, seed=7)
+    tainted = pd.DataFrame([call(query=f"q=lamp&page=1&sort=asc&debug={i}") for i in range(5)])
+    clean = PayloadDetector().fit(events)
+    dirty = PayloadDetector().fit(pd.concat([events, tainted], ignore_index=True))
+    probe = call(query="q=lamp&page=1&sort=asc&debug=1")
+
+    def name_cost(detector: PayloadDetector) -> float:
+        findings = detector.explain_one(probe)["findings"]
+        return sum(f["cost"] for f in findings if f["kind"] == "name")
+
+    assert name_cost(dirty) > 6.0
+    assert name_cost(dirty) == pytest.approx(name_cost(clean), rel=0.05)

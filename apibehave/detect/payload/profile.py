@@ -8,7 +8,9 @@ An :class:`ApiProfile` knows, from normal training calls of one API:
   and how often each name came more than once
   in one call (``page=1&page=2`` where names never repeat costs); something never seen
   costs its novelty (``value_types.novelty_cost``) when that is rare (below
-  ``rare_share``), backing off like a language model: a name new to its endpoint costs
+  ``rare_share``), and so does one seen only rarely (``value_types.Counts``: a few attack
+  calls left in the training data do not teach their endpoints or names), backing off
+  like a language model: a name new to its endpoint costs
   the endpoint's novelty, plus the API's when the API never saw it either; an endpoint
   never seen costs the API's endpoint novelty plus a segment novelty per path segment
   the API never used (``/admin.bak`` on top of ``/admin``);
@@ -43,7 +45,7 @@ from apibehave.detect.payload.tokenize import (
     path_items,
 )
 from apibehave.detect.payload.tokenize import QUERY as QUERY_FIELD
-from apibehave.detect.payload.value_types import ValueModel, novelty_cost, rare_cost
+from apibehave.detect.payload.value_types import Counts, ValueModel, rare_cost
 from apibehave.schema.paths import ID_PLACEHOLDER, is_id_segment
 
 SHOWN_NAMES = 20
@@ -52,6 +54,7 @@ ANY = "*"
 """Name of the model of every value of a field, used for names without their own."""
 
 Deviations = list[dict[str, Any]] | None
+_NOTHING = Counts({}, 1.0)  # an endpoint known without methods or names: nothing is rare
 
 
 def request_items(path: str, query: str | None, body: str | None) -> tuple[str, list[Item]]:
@@ -223,18 +226,15 @@ class ApiProfile:
         self.settings = dict(settings)
         rare = self.settings["rare_share"]
         self._rare = rare
-        self._endpoint_cost = (
-            novelty_cost(endpoint_distinct, calls, rare) if endpoints is not None else 0.0
-        )
-        self._segment_cost = (
-            novelty_cost(len(segments), sum(segments.values()), rare) if segments else 0.0
-        )
-        self._api_method_cost = novelty_cost(len(api_methods), calls, rare)
-        self._api_name_cost = novelty_cost(len(api_names), sum(api_names.values()), rare)
-        self._method_cost = {
-            t: novelty_cost(len(m), sum(m.values()), rare) for t, m in methods.items()
+        self._endpoints = Counts(endpoints or {}, rare, endpoint_distinct, calls)
+        self._segments = Counts(segments or {}, rare)
+        self._api_methods = Counts(api_methods, rare)
+        self._api_names = Counts(api_names, rare)
+        self._methods = {t: Counts(m, rare) for t, m in methods.items()}
+        self._names = {  # an endpoint never seen with parameters: n is its calls
+            t: Counts(names.get(t, {}), rare, total=max(sum(names.get(t, {}).values()), k))
+            for t, k in (endpoints or {}).items()
         }
-        self._name_cost = {t: novelty_cost(len(m), sum(m.values()), rare) for t, m in names.items()}
         self._missing_cost = {f: rare_cost((k + 1) / (calls + 2), rare) for f, k in missing.items()}
 
     # -- scoring ----------------------------------------------------------------------
@@ -258,32 +258,32 @@ class ApiProfile:
         template, items = request_items(path, query, body)
         total = 0.0
         known = self.endpoints is not None and template in self.endpoints
-        if self.endpoints is not None and not known and self._endpoint_cost > 0.0:
-            total += self._endpoint_cost
-            if out is not None:
-                seen = {"endpoints": len(self.endpoints or ()), "calls": self.calls}
-                out.append(_dev(PATH, "", path, "endpoint", self._endpoint_cost, template, seen))
-        if not known and self.segments is not None and self._segment_cost > 0.0:
+        if self.endpoints is not None:
+            cost = self._endpoints.cost(template)
+            if cost > 0.0:
+                total += cost
+                if out is not None:
+                    seen = {"endpoints": len(self.endpoints), "calls": self.calls}
+                    out.append(_dev(PATH, "", path, "endpoint", cost, template, seen))
+        if not known and self.segments is not None:
             for segment in sorted(set(template.split("/")) - {"", ID_PLACEHOLDER}):
-                if segment not in self.segments:
-                    total += self._segment_cost
+                cost = self._segments.cost(segment)
+                if cost > 0.0:
+                    total += cost
                     if out is not None:
-                        out.append(_dev(PATH, "", segment, "segment", self._segment_cost,
-                                        template=template))  # fmt: skip
-        if known:
-            methods, cost = self.methods.get(template, {}), self._method_cost.get(template, 0.0)
-        else:
-            methods, cost = self.api_methods, self._api_method_cost
-        if method not in methods and cost > 0.0:
+                        out.append(_dev(PATH, "", segment, "segment", cost, template=template))
+        methods = self._methods.get(template, _NOTHING) if known else self._api_methods
+        cost = methods.cost(method)
+        if cost > 0.0:
             total += cost
             if out is not None:
                 out.append(_dev(PATH, "", method, "method", cost, template=template,
-                                expected={"methods": sorted(methods)}))  # fmt: skip
+                                expected={"methods": sorted(methods.counts)}))  # fmt: skip
         if known:
-            names, name_cost = self.names.get(template, {}), self._name_cost.get(template, 0.0)
+            names = self._names.get(template, _NOTHING)
             repeats = self.repeats.get(template, {})
         else:
-            names, name_cost = self.api_names, self._api_name_cost
+            names = self._api_names
             repeats = self.api_repeats
         by_name = self.params.get(template, {}) if known else {}
         seen_names: dict[str, int] = {}
@@ -294,20 +294,20 @@ class ApiProfile:
                 else:
                     model = self.path_ids.get(item.name) or self.path_ids.get(ANY)
             else:
-                if item.name not in names and item.name not in seen_names:
-                    cost = name_cost
-                    if known and item.name not in self.api_names:
-                        cost += self._api_name_cost  # back-off: new to the whole API too
+                if item.name not in seen_names:
+                    cost = names.cost(item.name)
+                    if known and cost > 0.0:
+                        cost += self._api_names.cost(item.name)  # back-off: rare in the API too
                     if cost > 0.0:
                         total += cost
                         if out is not None:
-                            known_names = {"names": sorted(names)[:SHOWN_NAMES]}
+                            known_names = {"names": sorted(names.counts)[:SHOWN_NAMES]}
                             out.append(_dev(item.field, item.name, item.value, "name", cost,
                                             template=template, expected=known_names))  # fmt: skip
                 times = seen_names[item.name] = seen_names.get(item.name, 0) + 1
-                if times == 2 and item.name in names:
+                if times == 2 and item.name in names.counts:
                     cost = rare_cost(
-                        (repeats.get(item.name, 0) + 1) / (names[item.name] + 2), self._rare
+                        (repeats.get(item.name, 0) + 1) / (names.counts[item.name] + 2), self._rare
                     )
                     if cost > 0.0:
                         total += cost

@@ -25,7 +25,10 @@ sum of independent deviations:
   *type* not matching. A novelty's probability is Witten-Bell's escape probability
   ``(distinct + 1) / (n + distinct + 1)`` (:func:`novelty_cost`), so a parameter whose
   values are all different (names, search text) makes novelty cheap and an enumerated one
-  makes it dear.
+  makes it dear. A common known value is judged by nothing but its characters and length.
+  (Values and shapes count as seen however rarely: free-text fields are full of rare
+  legitimate ones. The vocabulary of endpoints, methods and names is stricter, see
+  :class:`Counts`.)
 
 The learned type is ``enumerated`` when a new value would be rare (value novelty costs),
 else the most specific of :data:`TYPES` that covers all but ``type_tolerance`` of the
@@ -184,6 +187,50 @@ def novelty_cost(distinct: int, n: int, rare_share: float) -> float:
     return rare_cost((distinct + 1) / (n + distinct + 1), rare_share)
 
 
+class Counts:
+    """What was seen how often, and what seeing something costs (Witten-Bell).
+
+    With ``n`` observations of ``d`` different things, something never seen has probability
+    ``(d + 1) / (n + d + 1)`` and a thing seen ``c`` times ``max(c, d + 1) / (n + d + 1)``:
+    a rare thing costs like a new one, never more. So a handful of attack calls in the
+    training data (names, endpoints, values seen a few times) still cost what they would
+    have cost unseen, while a diverse field (most things rare) makes both cheap.
+
+    Parameters
+    ----------
+    counts : mapping of str to int
+        Observations per thing.
+    rare_share : float
+        Costs are counted only below this probability (:func:`rare_cost`).
+    distinct, total : int, optional
+        ``d`` and ``n`` when ``counts`` is not complete (default: from ``counts``).
+    """
+
+    __slots__ = ("_rare", "counts", "unseen")
+
+    def __init__(
+        self,
+        counts: Mapping[str, int],
+        rare_share: float,
+        distinct: int | None = None,
+        total: int | None = None,
+    ) -> None:
+        d = len(counts) if distinct is None else distinct
+        n = sum(counts.values()) if total is None else total
+        self.counts = counts
+        self.unseen = rare_cost((d + 1) / (n + d + 1), rare_share)
+        self._rare: dict[str, float] = {}
+        if self.unseen > 0.0:
+            for key, count in counts.items():
+                cost = rare_cost(max(count, d + 1) / (n + d + 1), rare_share)
+                if cost > 0.0:
+                    self._rare[key] = cost
+
+    def cost(self, key: str) -> float:
+        """Return the cost of seeing ``key`` (0 for a common thing)."""
+        return self._rare.get(key, 0.0) if key in self.counts else self.unseen
+
+
 def type_of(value: str) -> str:
     """Return the most specific type of :data:`TYPES` that a value matches."""
     for name, pattern in TYPES.items():
@@ -258,11 +305,10 @@ class ValueModel:
             cost = rare_cost((count + 0.5) / (n + 1), rare)
             if cost > 0.0:
                 self._class_cost[cls] = cost
-        self._unseen_pair = novelty_cost(
-            len(self.pair_counts), sum(self.pair_counts.values()), rare
-        )
-        self._value_cost = novelty_cost(self.value_distinct, n, rare)
-        self._shape_cost = novelty_cost(self.shape_distinct, n, rare)
+        self._pairs = Counts(self.pair_counts, rare)
+        self._values = Counts(self.values or {}, rare, self.value_distinct, n)
+        self._shapes = Counts(self.shapes or {}, rare, self.shape_distinct, n)
+        self._value_cost = self._values.unseen
         self.learned_type = self._learn_type()
         misses = n - self.type_counts.get(self.learned_type, n)
         self._type_cost = rare_cost((misses + 1) / (n + 2), rare)
@@ -377,7 +423,7 @@ class ValueModel:
         for pair in pairs_of(value):
             if pair[0] in odd or pair[1] in odd:
                 continue
-            cost = 0.0 if pair in self.pair_counts else self._unseen_pair
+            cost = 0.0 if pair in self.pair_counts else self._pairs.unseen
             if cost > 0.0:
                 total += cost
                 if out is not None:
@@ -401,13 +447,20 @@ class ValueModel:
                 if out is not None:
                     out.append({"kind": "range", "cost": cost, "range": list(self.numbers or ())})
         elif self.values is not None and full not in self.values:
-            novelty, kind = self._value_cost, "value"
-        if self.shapes is not None and self._shape_cost > novelty:
+            novelty, kind = self._values.unseen, "value"
+        familiar = novelty == 0.0 and self.values is not None and full in self.values
+        if familiar:
+            pass  # a common known value is novel in no way: no shape or type to judge
+        elif self.shapes is not None and self._shapes.unseen > novelty:
             shape = shape_of(value)
-            if (shape if shape is not None else "") not in self.shapes:
-                novelty, kind = self._shape_cost, "shape"
+            cost = (
+                0.0 if (shape if shape is not None else "") in self.shapes else self._shapes.unseen
+            )
+            if cost > novelty:
+                novelty, kind = cost, "shape"
         if (
-            self._type_pattern is not None
+            not familiar
+            and self._type_pattern is not None
             and self._type_cost > novelty
             and not self._type_pattern.fullmatch(value)
         ):
