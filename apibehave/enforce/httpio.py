@@ -31,10 +31,16 @@ class HTTPProblemError(Exception):
 def json_response(data: Any, status: int = 200) -> Response:
     """Return ``data`` as a compact JSON answer."""
     try:
-        body = json.dumps(data, separators=(",", ":"), default=str, allow_nan=False)
+        body = json.dumps(data, separators=(",", ":"), default=_plain, allow_nan=False)
     except ValueError:  # NaN or infinity somewhere (e.g. in evidence): JSON has no such numbers
-        body = json.dumps(_finite(data), separators=(",", ":"), default=str, allow_nan=False)
+        body = json.dumps(_finite(data), separators=(",", ":"), default=_plain, allow_nan=False)
     return Response(body.encode(), status, media_type="application/json")
+
+
+def _plain(value: Any) -> Any:
+    """JSON form of what ``json`` does not know: numpy scalars and arrays, else text."""
+    item = getattr(value, "tolist", None)
+    return item() if callable(item) else str(value)
 
 
 def _finite(data: Any) -> Any:
@@ -45,6 +51,8 @@ def _finite(data: Any) -> Any:
         return {k: _finite(v) for k, v in data.items()}
     if isinstance(data, list | tuple):
         return [_finite(v) for v in data]
+    if callable(getattr(data, "tolist", None)):  # numpy scalars and arrays
+        return _finite(data.tolist())
     return data
 
 
