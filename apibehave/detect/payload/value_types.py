@@ -37,6 +37,7 @@ training values, else ``free_text``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -90,20 +91,21 @@ def char_class(char: str) -> str:
     return "L" if char.isalpha() else "U"
 
 
-_CLASS_CACHE: dict[str, str] = {}
+_ASCII_CLASSES = {code: char_class(chr(code)) for code in range(128)}
+_RUNS = re.compile(r"(.)\1+", re.DOTALL)
+
+
+def class_string(value: str) -> str:
+    """Return the value with every character replaced by its class (same length)."""
+    out = value.translate(_ASCII_CLASSES)
+    if not out.isascii():
+        out = "".join(c if c < "\x80" else ("L" if c.isalpha() else "U") for c in out)
+    return out
 
 
 def classes_of(value: str) -> set[str]:
     """Return the distinct character classes of a value."""
-    out = set()
-    for char in set(value):
-        cls = _CLASS_CACHE.get(char)
-        if cls is None:
-            cls = char_class(char)
-            if len(_CLASS_CACHE) < 4096:
-                _CLASS_CACHE[char] = cls
-        out.add(cls)
-    return out
+    return set(class_string(value))
 
 
 _WORD_CLASSES = frozenset("aA9L")
@@ -115,14 +117,12 @@ def pairs_of(value: str) -> set[str]:
     Pairs of letters and digits only (``aa``, ``a9``) are left out: their order is what
     free text and random tokens vary most, and carries no syntax.
     """
-    out: set[str] = set()
-    last = ""
-    for char in value:
-        cls = _CLASS_CACHE.get(char) or char_class(char)
-        if last and (last not in _WORD_CLASSES or cls not in _WORD_CLASSES):
-            out.add(last + cls)
-        last = cls
-    return out
+    return _pairs(class_string(value))
+
+
+def _pairs(classes: str) -> set[str]:
+    word = _WORD_CLASSES
+    return {a + b for a, b in set(itertools.pairwise(classes)) if a not in word or b not in word}
 
 
 def shape_of(value: str) -> str | None:
@@ -133,13 +133,11 @@ def shape_of(value: str) -> str | None:
     row become the set of their classes in brackets (``d41d8cd9`` -> ``[9a]``), so random
     tokens and mixed-case words share one shape whatever their length.
     """
-    runs: list[str] = []
-    last = ""
-    for char in value:
-        cls = _CLASS_CACHE.get(char) or char_class(char)
-        if cls != last:
-            runs.append(cls)
-            last = cls
+    return _shape(class_string(value))
+
+
+def _shape(classes: str) -> str | None:
+    runs = _RUNS.sub(r"\1", classes)
     out: list[str] = []
     i, end = 0, len(runs)
     while i < end:
@@ -408,7 +406,8 @@ class ValueModel:
         total = 0.0
         odd: set[str] = set()
         value = full[:MAX_SCAN]  # characters, order, shape and type: the head is enough
-        for cls in classes_of(value):
+        classes = class_string(value)
+        for cls in set(classes):
             if cls in self.class_counts:
                 cost = self._class_cost.get(cls, 0.0)
             else:
@@ -420,7 +419,7 @@ class ValueModel:
                     seen = self.class_counts.get(cls, 0)
                     out.append({"kind": "characters", "cost": cost, "class": class_name(cls),
                                 "seen_in": seen})  # fmt: skip
-        for pair in pairs_of(value):
+        for pair in _pairs(classes):
             if pair[0] in odd or pair[1] in odd:
                 continue
             cost = 0.0 if pair in self.pair_counts else self._pairs.unseen
@@ -452,7 +451,7 @@ class ValueModel:
         if familiar:
             pass  # a common known value is novel in no way: no shape or type to judge
         elif self.shapes is not None and self._shapes.unseen > novelty:
-            shape = shape_of(value)
+            shape = _shape(classes)
             cost = (
                 0.0 if (shape if shape is not None else "") in self.shapes else self._shapes.unseen
             )
