@@ -34,9 +34,10 @@ def live_decisions(model, events: pd.DataFrame) -> pd.DataFrame:
         rows[i] = {
             "event_index": i,
             "decision": "block" if decision.block else "allow",
-            "attack_type": decision.attack_type,
-            "identifier_kind": decision.identifier_kind,
-            "identifier": decision.identifier,
+            # a shadow decision names what it would have blocked; the decisions file does not
+            "attack_type": decision.attack_type if decision.block else None,
+            "identifier_kind": decision.identifier_kind if decision.block else None,
+            "identifier": decision.identifier if decision.block else None,
             "risk": decision.risk,
         }
     return pd.DataFrame(rows)

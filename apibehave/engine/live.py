@@ -11,6 +11,7 @@ the features at once, and its real response, if one comes, is ignored: the enfor
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ from apibehave.schema.catalogue import BAD_HOST, VALID_CALL, call_validity_one
 from apibehave.schema.events import IDENTIFIER_COLUMNS
 
 IDENTIFIER_KINDS: tuple[str, ...] = tuple(IDENTIFIER_COLUMNS)
+_MAX_BLOCKED_HANDLES = 100_000
+"""Blocked calls whose response is still awaited (the oldest are forgotten beyond this)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class LiveEngine:
             max_identifiers=max_identifiers,
         )
         self._specs = list(model.feature_set)
-        self._blocked_handles: set[Any] = set()
+        self._blocked_handles: OrderedDict[Any, None] = OrderedDict()
         self.payload = PayloadRule(model)
 
     def decide(self, event: Mapping[str, Any], handle: Any = None) -> Decision:
@@ -137,7 +140,9 @@ class LiveEngine:
         decision = self._decide(call, api, vector, now, (validity, decoy, payload))
         if decision.block and handle is not None:
             self.features.on_response(handle, 0, 0)
-            self._blocked_handles.add(handle)
+            self._blocked_handles[handle] = None
+            if len(self._blocked_handles) > _MAX_BLOCKED_HANDLES:  # responses never seen
+                self._blocked_handles.popitem(last=False)
         return decision
 
     def observe_response(
@@ -145,7 +150,7 @@ class LiveEngine:
     ) -> bool:
         """Add a call's response to the features (ignored for calls the engine blocked)."""
         if handle in self._blocked_handles:
-            self._blocked_handles.discard(handle)
+            del self._blocked_handles[handle]
             return False
         return self.features.on_response(handle, status, resp_bytes, latency_ms)
 
@@ -161,7 +166,7 @@ class LiveEngine:
         validity, decoy, payload = rules
         identifiers = [(kind, call.get(column)) for kind, column in IDENTIFIER_COLUMNS.items()]
         present_ids = [(k, str(v)) for k, v in identifiers if present(v)]
-        risk, attack, kind, evidence = self._score(api, vector)
+        risk, attack, kind, lead = self._score(api, vector)
         if any(self.allow.get(k, v, now) is not None for k, v in present_ids):
             return Decision(False, None, None, None, risk, api=api)
         for k, v in present_ids:
@@ -172,6 +177,9 @@ class LiveEngine:
                     entry.risk if entry.risk is not None else risk, api=api,
                 )  # fmt: skip
         spec = self.model.catalogue.get(api) if api is not None else None
+        payload_code, payload_evidence = (
+            self.payload.attribute(payload) if payload.block else (-1, None)
+        )
         if decoy:
             attack, kind = AttackType.DECOY.value, "ip"
             risk = max(risk, DECOY_RISK)
@@ -185,17 +193,19 @@ class LiveEngine:
                 evidence["host"] = call.get("host")
         elif payload.block and not (
             attack is not None
-            and specificity_rank(attack) < specificity_rank(ATTACK_TYPES[payload.attack_code])
+            and specificity_rank(attack) < specificity_rank(ATTACK_TYPES[payload_code])
         ):  # a payload block, unless the models name a more specific attack
-            attack, kind = ATTACK_TYPES[payload.attack_code], "ip"
+            attack, kind = ATTACK_TYPES[payload_code], "ip"
             risk = max(risk, payload.risk)
-            evidence = {"rule": "payload", **(payload.evidence or {})}
+            evidence = {"rule": "payload", **(payload_evidence or {})}
         elif attack is None:
             return Decision(False, None, None, None, risk, api=api)
+        else:
+            evidence = self._model_evidence(api, vector, lead)
         enforced = spec is None or spec.blocks
         value = dict(present_ids).get(kind)
-        if not enforced:
-            return Decision(False, None, None, None, risk, shadow=True, api=api,
+        if not enforced:  # shadow: what would have been blocked, and why
+            return Decision(False, attack, kind, value, risk, shadow=True, api=api,
                             evidence=evidence)  # fmt: skip
         for k, v in present_ids:
             if k == kind or decoy:
@@ -207,18 +217,22 @@ class LiveEngine:
         return Decision(True, attack, kind, value, risk, api=api, new_block=True, evidence=evidence)
 
     def _score(self, api: str | None, vector: np.ndarray):
-        """Risk, attributed attack type, identifier kind and evidence of one call."""
+        """Risk, attributed attack type, identifier kind and lead feature of one call."""
         name = api if api is not None else UNKNOWN_API
         if not self.model.detectors.scores_api(name):
-            return 0.0, None, None, {}
+            return 0.0, None, None, -1
         risk, code, kind, lead = self.model.detectors.score_call(vector, name)
         if code < 0:
-            return risk, None, None, {}
-        evidence = {
+            return risk, None, None, -1
+        return risk, ATTACK_TYPES[code], kind, lead
+
+    def _model_evidence(self, api: str | None, vector: np.ndarray, lead: int) -> dict:
+        """Return what crossed, for a new block (not worked out when the lists decide)."""
+        name = api if api is not None else UNKNOWN_API
+        return {
             "lead_feature": self._specs[lead].name,
             "crossed": self.model.detectors.crossings(vector, name),
         }
-        return risk, ATTACK_TYPES[code], kind, evidence
 
 
 def _own_api(event: Mapping[str, Any]) -> str | None:

@@ -36,15 +36,14 @@ _FALLBACK = ATTACK_TYPES.index(AttackType.PROBING)
 
 @dataclass(frozen=True)
 class PayloadVerdict:
-    """The payload rule on one call."""
+    """The payload rule on one call; :meth:`PayloadRule.attribute` explains a block."""
 
     block: bool
-    attack_code: int
     risk: float
-    evidence: dict[str, Any] | None = None
+    call: dict[str, Any] | None = None
 
 
-NO_PAYLOAD = PayloadVerdict(False, -1, 0.0)
+NO_PAYLOAD = PayloadVerdict(False, 0.0)
 """The verdict on a call the payload rule does not look at."""
 
 
@@ -126,18 +125,23 @@ class PayloadRule:
     def one(self, call: Mapping[str, Any], ip: str | None, ts_ns: int) -> PayloadVerdict:
         """Score one call, count its strike, and say whether the rule blocks it."""
         if self.detector is None:
-            return PayloadVerdict(False, -1, 0.0)
+            return NO_PAYLOAD
         plain = _plain(call)
         raw = self.detector.risk_one(plain)
         threshold = float(self.detector.threshold_)
         if not raw > self.mark * threshold:
-            return PayloadVerdict(False, -1, 0.0)
+            return NO_PAYLOAD
         count = self.counter.strike(ip, ts_ns) if ip is not None else 0
         risk = RISK_AT_THRESHOLD * raw / threshold
         if not (raw >= self.instant * threshold or count >= self.strikes):
-            return PayloadVerdict(False, -1, risk)
-        evidence = self.detector.explain_one(plain)
-        return PayloadVerdict(True, self._attack_code(evidence), risk, evidence)
+            return PayloadVerdict(False, risk)
+        return PayloadVerdict(True, risk, plain)
+
+    def attribute(self, verdict: PayloadVerdict) -> tuple[int, dict[str, Any]]:
+        """Attack code and evidence of a blocking verdict (worked out only when needed)."""
+        assert self.detector is not None and verdict.call is not None
+        evidence = self.detector.explain_one(verdict.call)
+        return self._attack_code(evidence), evidence
 
     @staticmethod
     def _attack_code(evidence: Mapping[str, Any]) -> int:
