@@ -12,9 +12,12 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from urllib.parse import parse_qsl
 
 from apibehave.schema.catalogue import IdentifierRules
+from apibehave.schema.http_identifiers import (
+    cookie_value,
+    query_parameter,
+)
 
 DEFAULT_RULES = IdentifierRules()
 
@@ -70,54 +73,6 @@ def scheme_token(value: str | None, scheme: str) -> str | None:
     if given.lower() != scheme.lower() or not token:
         return None
     return token
-
-
-def cookie_value(cookie_header: str | None, name: str | None = None) -> str | None:
-    """Return the value of cookie ``name`` (or of the first cookie) in a ``Cookie`` header."""
-    if not cookie_header:
-        return None
-    for part in cookie_header.split(";"):
-        key, sep, value = part.strip().partition("=")
-        if not sep:
-            continue
-        if name is None or key.strip() == name:
-            value = value.strip()
-            return value or None
-    return None
-
-
-def query_parameter(query: str | None, name: str) -> str | None:
-    """Return the first value of parameter ``name`` in a raw query string, else None."""
-    if not query or name not in query:
-        return None
-    for key, value in parse_qsl(query, keep_blank_values=False):
-        if key == name:
-            return value
-    return None
-
-
-def first_forwarded_hop(forwarded_for: str | None) -> str | None:
-    """Return the first address of an ``X-Forwarded-For`` value, else None."""
-    if not forwarded_for:
-        return None
-    hop = forwarded_for.split(",", 1)[0].strip()
-    return hop if hop and hop != "-" else None
-
-
-def split_target(target: str) -> tuple[str | None, str, str | None]:
-    """Split a request target into host (absolute form only), path and query."""
-    host = None
-    rest = target
-    scheme, sep, after = target.partition("://")
-    if sep and scheme and scheme.replace("+", "").isalnum() and "/" not in scheme:
-        cut = len(after)
-        for mark in "/?":
-            pos = after.find(mark)
-            if 0 <= pos < cut:
-                cut = pos
-        host, rest = after[:cut] or None, after[cut:]
-    path, _, query = rest.partition("?")
-    return host, path or "/", query or None
 
 
 def jwt_claim(token: str, claim: str) -> str | None:

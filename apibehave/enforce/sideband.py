@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from apibehave.enforce.identifiers import extract_identifiers, first_forwarded_hop, split_target
+from apibehave.enforce.identifiers import extract_identifiers
 from apibehave.schema.catalogue import Catalogue
+from apibehave.schema.http_identifiers import first_forwarded_hop, split_target
 
 MAX_HEADERS = 256
 """Headers read from one sideband body at most."""

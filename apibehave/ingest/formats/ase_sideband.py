@@ -52,15 +52,15 @@ from typing import Any, BinaryIO
 
 from apibehave.ingest.chunks import Chunk, Rejection
 from apibehave.ingest.frames import events_from_records
-from apibehave.ingest.identifiers import (
+from apibehave.ingest.jsonlines import JSON_BLOCK_BYTES, iter_json_blocks, text_field
+from apibehave.ingest.timeparse import SYNTHETIC_START, TIME_FIELDS, parse_time
+from apibehave.schema.http_identifiers import (
     bearer_token,
     cookie_value,
     first_forwarded_hop,
     query_parameter,
     split_target,
 )
-from apibehave.ingest.jsonlines import JSON_BLOCK_BYTES, iter_json_blocks, text_field
-from apibehave.ingest.timeparse import SYNTHETIC_START, TIME_FIELDS, parse_time
 
 PAIRING_WINDOW = 100_000
 """Records after which an unanswered request is written with status 0."""

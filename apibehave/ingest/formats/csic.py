@@ -50,14 +50,14 @@ import pandas as pd
 
 from apibehave.ingest.chunks import Chunk, Rejection
 from apibehave.ingest.frames import events_from_records
-from apibehave.ingest.identifiers import (
+from apibehave.ingest.lines import DEFAULT_BLOCK_BYTES, iter_line_blocks, split_lines
+from apibehave.ingest.timeparse import SYNTHETIC_START
+from apibehave.schema.http_identifiers import (
     bearer_token,
     cookie_value,
     query_parameter,
     split_target,
 )
-from apibehave.ingest.lines import DEFAULT_BLOCK_BYTES, iter_line_blocks, split_lines
-from apibehave.ingest.timeparse import SYNTHETIC_START
 
 CSIC_CLIENT_IP = "192.0.2.1"
 """Placeholder client address for inputs without one (RFC 5737 documentation range)."""

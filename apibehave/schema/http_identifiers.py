@@ -1,9 +1,10 @@
-"""Pull client identifiers out of HTTP headers and query strings.
+"""Pull client identifiers out of HTTP headers and query strings (one definition).
 
-Shared by the readers that see headers (nginx JSON, sideband JSON, CSIC dumps), with the
-contract's defaults (CONTRACT section 5): token from ``Authorization: Bearer``, API key
-from the ``X-API-Key`` header or the ``api_key`` query parameter, cookie as the first
-cookie's value (or a named cookie's), username from the ``X-Username`` header.
+Shared by the ingest readers that see headers (nginx JSON, sideband JSON, CSIC dumps) and
+by the enforcer, which reads the same headers live, with the contract's defaults (CONTRACT
+section 5): token from ``Authorization: Bearer``, API key from the ``X-API-Key`` header or
+the ``api_key`` query parameter, cookie as the first cookie's value (or a named cookie's),
+username from the ``X-Username`` header.
 """
 
 from __future__ import annotations
