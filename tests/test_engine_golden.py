@@ -14,7 +14,7 @@ from apibehave.workbench.train import train_model
 from apibehave.workbench.train_settings import TrainSettings
 from tests.engine_golden import case_files, case_logs, load_case
 from tests.engine_world import CATALOGUE
-from tests.test_engine_parity import live_decisions
+from tests.test_engine_parity import assert_same_decisions, live_decisions
 
 SETTINGS = TrainSettings(learning=LearningSettings(min_events=100))
 
@@ -65,11 +65,4 @@ def test_golden_case_live_equals_replay(path: Path) -> None:
     _, test = case_logs(case)
     test = test.reset_index(drop=True)
     model = _trained(str(path)) if case.get("train_streams") else _trained(str(case_files()[0]))
-    replayed = replay_events(test, model).decisions
-    live = live_decisions(model, test)
-    for column in ("decision", "attack_type", "identifier_kind", "identifier"):
-        left = replayed[column].astype(object).fillna("<none>").to_numpy()
-        right = live[column].astype(object).fillna("<none>").to_numpy()
-        differ = np.flatnonzero(left != right)
-        assert differ.size == 0, f"{column} differs at rows {differ[:5]}"
-    np.testing.assert_allclose(replayed["risk"], live["risk"], rtol=1e-9, atol=1e-9)
+    assert_same_decisions(replay_events(test, model).decisions, live_decisions(model, test))

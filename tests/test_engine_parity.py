@@ -43,18 +43,23 @@ def live_decisions(model, events: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_replay_and_live_agree_call_for_call(world) -> None:
-    """Every call gets the same decision, attack type, identifier and risk live and in replay."""
-    model, test = world
-    replayed = replay_events(test, model).decisions
-    live = live_decisions(model, test.reset_index(drop=True))
-    assert list(replayed.columns) == list(DECISION_COLUMNS)
+def assert_same_decisions(replayed: pd.DataFrame, live: pd.DataFrame) -> None:
+    """Fail naming the first rows where two decision frames differ."""
     for column in ("decision", "attack_type", "identifier_kind", "identifier"):
         left = replayed[column].astype(object).fillna("<none>").to_numpy()
         right = live[column].astype(object).fillna("<none>").to_numpy()
         mismatch = np.flatnonzero(left != right)
         assert mismatch.size == 0, f"{column} differs at rows {mismatch[:5]}"
     np.testing.assert_allclose(replayed["risk"], live["risk"], rtol=1e-9, atol=1e-9)
+
+
+def test_replay_and_live_agree_call_for_call(world) -> None:
+    """Every call gets the same decision, attack type, identifier and risk live and in replay."""
+    model, test = world
+    replayed = replay_events(test, model).decisions
+    live = live_decisions(model, test.reset_index(drop=True))
+    assert list(replayed.columns) == list(DECISION_COLUMNS)
+    assert_same_decisions(replayed, live)
 
 
 def test_known_attackers_are_blocked_and_shadow_api_is_not(world) -> None:
