@@ -229,20 +229,22 @@ class PayloadDetector(BaseEstimator):
             float64, one per row, equal to :meth:`risk_one` on each row.
         """
         self._check_fitted()
-        columns = _columns(X)
-        keys = _request_keys(columns)
-        done: dict[tuple[Any, ...], float] = {}
-        for key in keys:
-            if key not in done:
-                done[key] = self._profile(key[0]).request_cost(*key[1:])
-        total = np.fromiter((done[k] for k in keys), dtype=np.float64, count=len(keys))
-        for field in SINGLE_FIELDS:
-            pairs = list(zip(columns["api"], columns[field], strict=True))
-            seen: dict[tuple[str, str | None], float] = {}
-            for api, value in pairs:
-                if (api, value) not in seen:
-                    seen[(api, value)] = self._field_profile(api, field).field_cost(field, value)
-            total += np.fromiter((seen[p] for p in pairs), dtype=np.float64, count=len(pairs))
+        coded = _coded_columns(X)
+        request_rows, request_values = _distinct_rows(
+            coded, ("api", "method", "path", "query", "body")
+        )
+        request_cost = np.array(
+            [self._profile(key[0]).request_cost(*key[1:]) for key in request_values],
+            dtype=np.float64,
+        )
+        total = request_cost[request_rows]
+        for field in SINGLE_FIELDS:  # added in risk_one's order, so the sums are identical
+            rows, values = _distinct_rows(coded, ("api", field))
+            cost = np.array(
+                [self._field_profile(api, field).field_cost(field, value) for api, value in values],
+                dtype=np.float64,
+            )
+            total = total + cost[rows]
         return total
 
     def risk_one(self, call: Mapping[str, Any]) -> float:
@@ -361,6 +363,41 @@ def _columns(X: Any) -> dict[str, list[Any]]:
     out["method"] = [v or "" for v in out["method"]]
     out["path"] = [v or "" for v in out["path"]]
     return out
+
+
+def _coded_columns(X: Any) -> dict[str, tuple[np.ndarray, list[Any]]]:
+    """Per column the detector reads: integer codes per row and the value of each code.
+
+    Values are as :func:`_columns` gives them (str or None, with the same defaults for
+    api, method and path), worked out once per distinct raw value instead of per row.
+    """
+    if not isinstance(X, pd.DataFrame) or "path" not in X.columns:
+        raise UserError("the payload detector reads an events DataFrame with a 'path' column")
+    defaults = {"api": UNKNOWN_API, "method": "", "path": ""}
+    out: dict[str, tuple[np.ndarray, list[Any]]] = {}
+    for name in ("api", "method", "path", "query", "body", *SINGLE_FIELDS):
+        if name not in X.columns:
+            out[name] = (np.zeros(len(X), dtype=np.int64), [defaults.get(name)])
+            continue
+        codes, uniques = pd.factorize(X[name].astype(object), use_na_sentinel=True)
+        values = [text_or_none(u) for u in uniques] + [None]
+        if name in defaults:
+            values = [v or defaults[name] for v in values]
+        out[name] = (np.where(codes < 0, len(uniques), codes).astype(np.int64), values)
+    return out
+
+
+def _distinct_rows(
+    coded: Mapping[str, tuple[np.ndarray, list[Any]]], names: tuple[str, ...]
+) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """Per row, the index of its distinct combination of ``names``; and those combinations."""
+    stacked = np.column_stack([coded[name][0] for name in names])
+    combos, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    values = [
+        tuple(coded[name][1][code] for name, code in zip(names, combo, strict=True))
+        for combo in combos.tolist()
+    ]
+    return inverse.ravel(), values
 
 
 def _request_keys(columns: Mapping[str, list[Any]]) -> list[tuple[Any, ...]]:
