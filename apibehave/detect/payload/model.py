@@ -391,13 +391,13 @@ def _distinct_rows(
     coded: Mapping[str, tuple[np.ndarray, list[Any]]], names: tuple[str, ...]
 ) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
     """Per row, the index of its distinct combination of ``names``; and those combinations."""
-    stacked = np.column_stack([coded[name][0] for name in names])
-    combos, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    values = [
-        tuple(coded[name][1][code] for name, code in zip(names, combo, strict=True))
-        for combo in combos.tolist()
-    ]
-    return inverse.ravel(), values
+    rows = coded[names[0]][0]
+    for name in names[1:]:  # pair codes step by step; each step stays below n * width
+        codes, width = coded[name][0], len(coded[name][1])
+        rows, _ = pd.factorize(rows * width + codes)
+    first = np.unique(rows, return_index=True)[1]  # one row of each combination, in order
+    values = [tuple(coded[name][1][coded[name][0][i]] for name in names) for i in first.tolist()]
+    return rows.astype(np.int64), values
 
 
 def _request_keys(columns: Mapping[str, list[Any]]) -> list[tuple[Any, ...]]:
